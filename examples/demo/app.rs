@@ -1,0 +1,318 @@
+//! The demo's routes: how a host application wires ssokit into axum.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use ssokit::flow::{ChoiceOutcome, FLOW_COOKIE, LinkOffer, Outcome, SignedIn};
+use ssokit::hooks::{MemoryDirectory, MemoryEvents, MemoryMailer};
+use ssokit::secret::random_token;
+use ssokit::testkit::{DevProvider, DevUser};
+use ssokit::{Begin, BeginLogin, ConnectionId, LinkChoice, LoginHint, StaticConnections, Sso, SsoConfig};
+use url::Url;
+
+use crate::config::DemoConfig;
+use crate::pages;
+
+const SESSION_COOKIE: &str = "demo_session";
+
+/// A signed-in session (the host's own business, not ssokit's).
+#[derive(Clone)]
+struct Session {
+    user: ssokit::LocalUser,
+    connection: ConnectionId,
+}
+
+#[derive(Clone)]
+pub(crate) struct AppState {
+    sso: Sso,
+    users: MemoryDirectory,
+    mailer: MemoryMailer,
+    events: MemoryEvents,
+    sessions: Arc<Mutex<HashMap<String, Session>>>,
+    dev_idp: DevProvider,
+    public_url: Url,
+    secure_cookies: bool,
+}
+
+impl AppState {
+    pub(crate) fn new(config: DemoConfig, addr: SocketAddr) -> Result<Self, String> {
+        let public_url = Url::parse(config.public_url.as_deref().unwrap_or(&format!("http://{addr}")))
+            .map_err(|_| "public_url is not a URL".to_owned())?;
+        let (tenants, connections) = config.validated()?;
+        let store = StaticConnections::new(tenants, connections).map_err(|e| e.to_string())?;
+        let users = MemoryDirectory::new();
+        for u in &config.users {
+            let user = users.add_user(&u.tenant, &u.email, u.name.as_deref(), u.active);
+            if let Some(role) = &u.role {
+                users.set_role(&user.id, role);
+            }
+        }
+        let mailer = MemoryMailer::new();
+        let events = MemoryEvents::new();
+        let callback = public_url
+            .join("/sso/oidc/callback")
+            .map_err(|_| "public_url is not a base URL".to_owned())?;
+        let dev_issuer = public_url
+            .join("/dev/idp")
+            .map_err(|_| "public_url is not a base URL".to_owned())?;
+        let dev_idp = DevProvider::new(dev_issuer)
+            .with_client("demo", "demo-secret", &[callback.as_str()])
+            .with_user(DevUser { name: "Ann Admin".into(), ..DevUser::new("ann@acme.test") })
+            .with_user(DevUser::new("bob@acme.test"))
+            .with_user(DevUser::new("carol@acme.test"))
+            .with_user(DevUser { name: "Dave Newcomer".into(), ..DevUser::new("dave@acme.test").with_groups(["staff"]) });
+        let sso = Sso::builder(SsoConfig::new(public_url.clone()).app_name("the ssokit demo"))
+            .connections(Arc::new(store))
+            .users(Arc::new(users.clone()))
+            .mailer(Arc::new(mailer.clone()))
+            .events(Arc::new(events.clone()))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            sso,
+            users,
+            mailer,
+            events,
+            sessions: Arc::default(),
+            dev_idp,
+            secure_cookies: public_url.scheme() == "https",
+            public_url,
+        })
+    }
+
+    pub(crate) fn public_url(&self) -> &Url {
+        &self.public_url
+    }
+
+    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+        let id = cookie(headers, SESSION_COOKIE)?;
+        self.sessions.lock().unwrap().get(&id).cloned()
+    }
+
+    fn cookie_header(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
+        let secure = if self.secure_cookies { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
+            .expect("cookie values are base64url")
+    }
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    let idp = state.dev_idp.router();
+    Router::new()
+        .route("/", get(home))
+        .route("/login", post(login))
+        .route("/sso/oidc/callback", get(callback))
+        .route("/link/choose", post(choose))
+        .route("/link/confirm", get(confirm))
+        .route("/me", get(me))
+        .route("/logout", post(logout))
+        .route("/dev/outbox", get(outbox))
+        .route("/dev/users", get(dev_users))
+        .route("/dev/events", get(dev_events))
+        .nest_service("/dev/idp", idp)
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn error_page(err: &ssokit::Error) -> Response {
+    let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let trace = err.trace_id().map(|t| t.to_string());
+    (status, Html(pages::error(&err.to_string(), trace.as_deref()))).into_response()
+}
+
+async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    match st.session(&headers) {
+        Some(s) => {
+            let identities = st.users.identities_of(&s.user.id);
+            Html(pages::signed_in(&s.user, &identities)).into_response()
+        }
+        None => Html(pages::login()).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    email: Option<String>,
+    connection: Option<String>,
+    return_to: Option<String>,
+}
+
+async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let hint = match (form.connection.filter(|c| !c.is_empty()), form.email.filter(|e| !e.trim().is_empty())) {
+        (Some(id), _) => LoginHint::Connection(ConnectionId::new(id)),
+        (None, Some(email)) => LoginHint::Email(email.trim().to_owned()),
+        (None, None) => {
+            return (StatusCode::BAD_REQUEST, Html(pages::error("Type your work e-mail address.", None))).into_response();
+        }
+    };
+    let return_to = form.return_to.clone();
+    match st.sso.begin_login(BeginLogin { hint, return_to: form.return_to }).await {
+        Ok(Begin::Redirect(r)) => {
+            let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response();
+            resp.headers_mut()
+                .append(header::SET_COOKIE, st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600));
+            resp
+        }
+        Ok(Begin::Choose(c)) => Html(pages::choose(&c.connections, return_to.as_deref())).into_response(),
+        Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// Turns an outcome into a response: a new session on sign-in (a fresh
+/// session id, so a session id planted before login is worthless).
+fn outcome_response(st: &AppState, outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::SignedIn(SignedIn { user, identity, return_to, .. }) => {
+            let sid = random_token(32);
+            st.sessions
+                .lock()
+                .unwrap()
+                .insert(sid.clone(), Session { user, connection: identity.connection });
+            let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, return_to.as_str())]).into_response();
+            let h = resp.headers_mut();
+            h.append(header::SET_COOKIE, st.cookie_header(SESSION_COOKIE, &sid, 8 * 3600));
+            h.append(header::SET_COOKIE, st.cookie_header(FLOW_COOKIE, "", 0));
+            resp
+        }
+        Outcome::LinkOffered(LinkOffer { offer, masked_email, allow_new_account, .. }) => {
+            Html(pages::link_offer(offer.expose(), &masked_email, allow_new_account)).into_response()
+        }
+        Outcome::Denied(d) => (
+            StatusCode::FORBIDDEN,
+            Html(pages::error(d.reason.message(), Some(d.trace_id.as_str()))),
+        )
+            .into_response(),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
+    }
+}
+
+async fn callback(State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let flow = cookie(&headers, FLOW_COOKIE);
+    match st.sso.complete_login(q.as_deref().unwrap_or(""), flow.as_deref()).await {
+        Ok(outcome) => outcome_response(&st, outcome),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChooseForm {
+    offer: String,
+    choice: String,
+}
+
+async fn choose(State(st): State<AppState>, headers: HeaderMap, Form(form): Form<ChooseForm>) -> Response {
+    let choice = match form.choice.as_str() {
+        "link" => LinkChoice::Link,
+        "new" => LinkChoice::NewAccount,
+        _ => return (StatusCode::BAD_REQUEST, Html(pages::error("Unknown choice.", None))).into_response(),
+    };
+    let flow = cookie(&headers, FLOW_COOKIE);
+    match st.sso.choose(&form.offer, flow.as_deref(), choice).await {
+        Ok(ChoiceOutcome::LinkMailed { masked_email, valid_for_secs, .. }) => {
+            if let Some(mail) = st.mailer.last() {
+                println!("--- mail to {} ---\n{}\n{}\n---", mail.to, mail.subject, mail.body.expose());
+            }
+            Html(pages::link_mailed(&masked_email, valid_for_secs)).into_response()
+        }
+        Ok(ChoiceOutcome::Outcome(o)) => outcome_response(&st, o),
+        Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ConfirmQuery {
+    token: Option<String>,
+}
+
+async fn confirm(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<ConfirmQuery>,
+) -> Response {
+    let flow = cookie(&headers, FLOW_COOKIE);
+    match st.sso.confirm_link(q.token.as_deref().unwrap_or(""), flow.as_deref()).await {
+        Ok(outcome) => outcome_response(&st, outcome),
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(s) = st.session(&headers) else {
+        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "not signed in"}))).into_response();
+    };
+    // Read the user afresh: a disabled user's session ends here.
+    let Some(user) = st.users.user(&s.user.id).filter(|u| u.active) else {
+        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "not signed in"}))).into_response();
+    };
+    let identities: Vec<_> = st
+        .users
+        .identities_of(&user.id)
+        .into_iter()
+        .map(|i| serde_json::json!({"connection": i.connection, "subject": i.subject}))
+        .collect();
+    axum::Json(serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "tenant": user.tenant,
+        "role": user.role,
+        "signed_in_with": s.connection,
+        "identities": identities,
+    }))
+    .into_response()
+}
+
+async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        st.sessions.lock().unwrap().remove(&id);
+    }
+    let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
+    resp.headers_mut()
+        .append(header::SET_COOKIE, st.cookie_header(SESSION_COOKIE, "", 0));
+    resp
+}
+
+async fn outbox(State(st): State<AppState>) -> Response {
+    let mails: Vec<_> = st
+        .mailer
+        .sent()
+        .into_iter()
+        .map(|m| {
+            serde_json::json!({
+                "to": m.to,
+                "subject": m.subject,
+                "body": m.body.expose(),
+                "link": m.link.expose(),
+            })
+        })
+        .collect();
+    axum::Json(mails).into_response()
+}
+
+async fn dev_users(State(st): State<AppState>) -> Response {
+    axum::Json(st.users.users()).into_response()
+}
+
+async fn dev_events(State(st): State<AppState>) -> Response {
+    axum::Json(st.events.all()).into_response()
+}

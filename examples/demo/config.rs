@@ -1,0 +1,101 @@
+//! The demo's configuration file (TOML) and its embedded defaults.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+use ssokit::connection::ConnectionSpec;
+use ssokit::{Connection, Tenant};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DemoConfig {
+    /// The URL users reach the app at; default `http://` + the bind address.
+    #[serde(default)]
+    pub(crate) public_url: Option<String>,
+    #[serde(default)]
+    pub(crate) tenants: Vec<Tenant>,
+    #[serde(default)]
+    pub(crate) connections: Vec<ConnectionSpec>,
+    #[serde(default)]
+    pub(crate) users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserConfig {
+    pub(crate) tenant: String,
+    pub(crate) email: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default = "yes")]
+    pub(crate) active: bool,
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl DemoConfig {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// The defaults: tenant `acme` on the built-in development provider.
+    pub(crate) fn embedded(addr: SocketAddr) -> Self {
+        let text = format!(
+            r#"
+            [[tenants]]
+            id = "acme"
+            domains = ["acme.test"]
+            subdomain = "acme"
+
+            [[connections]]
+            id = "acme-dev"
+            tenant = "acme"
+            kind = "oidc"
+            display_name = "Acme (development IdP)"
+            issuer = "http://{addr}/dev/idp"
+            client_id = "demo"
+            client_secret = "demo-secret"
+            jit = true
+            template = {{ role = "member" }}
+            allowed_groups = []
+
+            [[users]]
+            tenant = "acme"
+            email = "ann@acme.test"
+            name = "Ann Admin"
+            role = "admin"
+
+            [[users]]
+            tenant = "acme"
+            email = "bob@acme.test"
+            name = "Bob Smith"
+
+            [[users]]
+            tenant = "acme"
+            email = "Bob@Acme.test"
+            name = "Bob Jones"
+
+            [[users]]
+            tenant = "acme"
+            email = "carol@acme.test"
+            name = "Carol (disabled)"
+            active = false
+            "#
+        );
+        Self::parse(&text).expect("the embedded configuration is valid")
+    }
+
+    pub(crate) fn validated(&self) -> Result<(Vec<Tenant>, Vec<Connection>), String> {
+        let connections = self
+            .connections
+            .iter()
+            .cloned()
+            .map(|spec| Connection::from_spec(spec).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((self.tenants.clone(), connections))
+    }
+}

@@ -1,0 +1,165 @@
+//! Test kit: a development OpenID provider for demos and host tests.
+//!
+//! [`DevProvider`] is a small, real OpenID Connect provider (authorization
+//! code flow with PKCE) that runs inside your process. The demo app mounts it
+//! so that sign-in works with zero configuration, and host applications use
+//! it in their integration tests to drive their SSO code end to end, including
+//! the ways an identity provider can go wrong ([`Fault`]).
+//!
+//! **It is for development and tests only.** Anyone can sign in as anyone,
+//! and tokens are signed with test keys that are published in this crate.
+//!
+//! # Endpoints
+//!
+//! All URLs are absolute and lie under the issuer (say
+//! `http://127.0.0.1:3000/dev/idp`):
+//!
+//! | Endpoint | Path under the issuer | |
+//! |---|---|---|
+//! | Discovery | `GET /.well-known/openid-configuration` | [`DevProvider::discovery_json`] |
+//! | Authorization | `GET /authorize` | validates the request and shows a sign-in page |
+//! | | `POST /authorize` | the sign-in form: issues a code and redirects back |
+//! | Token | `POST /token` | `authorization_code` grant, `client_secret_basic` or `client_secret_post` |
+//! | JWKS | `GET /jwks` | [`DevProvider::jwks_json`] |
+//! | Userinfo | `GET /userinfo` | Bearer access token → profile claims |
+//!
+//! The authorization request must carry `client_id`, an exactly registered
+//! `redirect_uri`, `response_type=code`, a `scope` containing `openid`,
+//! `state`, `nonce` and a PKCE `code_challenge` with
+//! `code_challenge_method=S256`. An unknown client or redirect URI gets an
+//! error page (400); any other mistake is redirected back to the client as
+//! an OAuth error (`error=invalid_request`, …). Responses carry the `iss`
+//! parameter (RFC 9207).
+//!
+//! On the sign-in page any login works: a seeded user's login or e-mail
+//! selects that user ([`DevProvider::with_user`]); anything else makes one up
+//! ([`DevUser::new`]). Codes are random (256 bits), bound to the client,
+//! redirect URI, nonce, PKCE challenge and user, single use, and valid for
+//! 60 seconds. ID tokens (RS256 by default) carry `iss`, `sub`, `aud`,
+//! `azp`, `exp` (`iat` + 300 s), `iat`, `auth_time`, `nonce`, `email`,
+//! `email_verified`, `name`, `preferred_username` and `groups` (when
+//! non-empty). Access tokens are valid for an hour.
+//!
+//! # Mounting it in an application
+//!
+//! Give the provider the issuer URL it will be reachable at, and nest its
+//! [router](DevProvider::router) at the issuer's path:
+//!
+//! ```no_run
+//! use axum::Router;
+//! use ssokit::testkit::DevProvider;
+//! use url::Url;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
+//! let issuer = Url::parse("http://127.0.0.1:3000/dev/idp").expect("valid URL");
+//! let idp = DevProvider::new(issuer)
+//!     .with_client("demo", "demo-secret", &["http://127.0.0.1:3000/sso/callback"])
+//!     .with_sample_users();
+//!
+//! let app = Router::new()
+//!     // .route("/sso/callback", get(your_callback)) and the rest of your app…
+//!     .nest("/dev/idp", idp.router());
+//! // A router with state (`Router<AppState>`) uses
+//! // `.nest_service("/dev/idp", idp.router())` instead.
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Your OIDC connection is then configured with the issuer
+//! `http://127.0.0.1:3000/dev/idp`, client id `demo` and secret
+//! `demo-secret`.
+//!
+//! # Using it in tests
+//!
+//! [`DevProvider::spawn_local`] serves a provider on an ephemeral port and
+//! hands you the base URL first, so that the issuer is the real address.
+//! [`DevProvider::sign_in`] plays the browser: given the authorization URL
+//! your code redirected to, it returns the callback URL with the code.
+//!
+//! ```
+//! use base64::Engine as _;
+//! use ssokit::testkit::{DevProvider, DevUser, Fault};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let callback = "http://127.0.0.1:8080/sso/callback";
+//! let idp = DevProvider::spawn_local(|base| {
+//!     DevProvider::new(base)
+//!         .with_client("my-app", "my-secret", &[callback])
+//!         .with_user(DevUser::new("alice").with_groups(["admins"]))
+//! })
+//! .await?;
+//! let provider = idp.provider();
+//!
+//! // Your relying party builds the authorization request (by hand here)…
+//! let verifier = "a-code-verifier-of-at-least-43-characters-long";
+//! let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+//!     .encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
+//! let mut authorize = provider.authorization_endpoint().clone();
+//! authorize
+//!     .query_pairs_mut()
+//!     .append_pair("client_id", "my-app")
+//!     .append_pair("redirect_uri", callback)
+//!     .append_pair("response_type", "code")
+//!     .append_pair("scope", "openid email profile")
+//!     .append_pair("state", "st4te")
+//!     .append_pair("nonce", "n0nce")
+//!     .append_pair("code_challenge", &challenge)
+//!     .append_pair("code_challenge_method", "S256");
+//!
+//! // …the user signs in as alice…
+//! let back = provider.sign_in(&authorize, "alice")?;
+//! let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+//!
+//! // …and your relying party redeems the code over HTTP.
+//! let tokens: serde_json::Value = reqwest::Client::new()
+//!     .post(provider.token_endpoint().clone())
+//!     .basic_auth("my-app", Some("my-secret"))
+//!     .form(&[
+//!         ("grant_type", "authorization_code"),
+//!         ("code", code.as_deref().unwrap_or_default()),
+//!         ("redirect_uri", callback),
+//!         ("code_verifier", verifier),
+//!     ])
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! assert_eq!(tokens["token_type"], "Bearer");
+//! assert_eq!(provider.request_counts().token, 1);
+//!
+//! // From now on, ID tokens are signed with a key the JWKS does not publish:
+//! // your validation must reject them (and refetch the JWKS at most so often).
+//! provider.set_fault(Fault::UnknownKid, true);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Knobs for tests
+//!
+//! - [`Fault`] switches ([`DevProvider::set_fault`]): expired, mis-addressed
+//!   or forged ID tokens, failing endpoints, denied logins, ES256 signing,
+//!   unverified e-mail, thin ID tokens.
+//! - Keys: [`DevProvider::rotate_keys`] (new `kid`, JWKS publishes only the
+//!   new key) and [`DevProvider::set_publish_previous_key`] for a rollover
+//!   window; [`DevProvider::sign_id_token`] to craft tokens by hand.
+//! - Time: [`DevProvider::set_time_offset`] moves the provider's clock, so
+//!   code and token expiry are tested without sleeping.
+//! - Counters: [`DevProvider::request_counts`], to assert how often your code
+//!   fetches discovery and the JWKS.
+//! - [`DevProvider::set_auto_login`] skips the sign-in page.
+
+mod endpoints;
+mod jose;
+mod page;
+mod provider;
+mod server;
+
+#[cfg(test)]
+mod tests;
+
+pub use provider::{AuthorizationRejected, DevProvider, DevUser, Fault, Faults, RequestCounts};
+pub use server::RunningProvider;
