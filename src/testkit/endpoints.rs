@@ -117,7 +117,10 @@ async fn jwks(State(provider): State<DevProvider>) -> Response {
     json_response(StatusCode::OK, &provider.jwks_json())
 }
 
-async fn authorize_page(State(provider): State<DevProvider>, RawQuery(query): RawQuery) -> Response {
+async fn authorize_page(
+    State(provider): State<DevProvider>,
+    RawQuery(query): RawQuery,
+) -> Response {
     provider.count(|c| &mut c.authorize);
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     match provider.check_authorization(&params) {

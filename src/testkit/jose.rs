@@ -122,7 +122,9 @@ fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         }
         let (len_bytes, rest) = input.split_at(n);
         input = rest;
-        len_bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+        len_bytes
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
     };
     (input.len() >= len).then(|| (tag, &input[..len], &input[len..]))
 }
@@ -248,12 +250,27 @@ mod tests {
         assert_ne!(n(&keys.rsa[0]), n(&keys.rsa[1]));
         assert_ne!(n(&keys.rsa[0]), n(&keys.unpublished));
         assert_ne!(n(&keys.rsa[1]), n(&keys.unpublished));
-        assert_eq!(keys.rsa_for(1).public().as_ref(), keys.rsa[0].public().as_ref());
-        assert_eq!(keys.rsa_for(2).public().as_ref(), keys.rsa[1].public().as_ref());
-        assert_eq!(keys.rsa_for(3).public().as_ref(), keys.rsa[0].public().as_ref());
+        assert_eq!(
+            keys.rsa_for(1).public().as_ref(),
+            keys.rsa[0].public().as_ref()
+        );
+        assert_eq!(
+            keys.rsa_for(2).public().as_ref(),
+            keys.rsa[1].public().as_ref()
+        );
+        assert_eq!(
+            keys.rsa_for(3).public().as_ref(),
+            keys.rsa[0].public().as_ref()
+        );
         let ec = ec_jwk(&keys.ec, EC_KID);
         assert_eq!(ec["crv"], "P-256");
-        assert_eq!(URL_SAFE_NO_PAD.decode(ec["x"].as_str().unwrap()).unwrap().len(), 32);
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(ec["x"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
     }
 
     #[test]
@@ -269,7 +286,10 @@ mod tests {
         let token = sign(&json!({"a": 1}), &Signer::Hs256(b"k", "kid"));
         let bad = corrupt_signature(&token);
         assert_ne!(token, bad);
-        assert_eq!(token.rsplit_once('.').unwrap().0, bad.rsplit_once('.').unwrap().0);
+        assert_eq!(
+            token.rsplit_once('.').unwrap().0,
+            bad.rsplit_once('.').unwrap().0
+        );
         assert_eq!(corrupt_signature("a.b."), "a.b.");
     }
 }

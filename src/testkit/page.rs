@@ -74,7 +74,11 @@ impl SignInPage<'_> {
         body.push_str(&escape(self.client_id));
         body.push_str("</code>.</p>");
         if let Some(error) = self.error {
-            let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", escape(error));
+            let _ = write!(
+                body,
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                escape(error)
+            );
         }
         let _ = write!(
             body,

@@ -238,7 +238,10 @@ impl Faults {
 
     /// The faults in the set, in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Fault> {
-        Fault::ALL.iter().copied().filter(move |f| self.contains(*f))
+        Fault::ALL
+            .iter()
+            .copied()
+            .filter(move |f| self.contains(*f))
     }
 }
 
@@ -449,7 +452,9 @@ impl DevProvider {
     pub fn with_user(self, user: DevUser) -> Self {
         {
             let mut state = self.lock();
-            state.users.retain(|u| !u.login.eq_ignore_ascii_case(&user.login));
+            state
+                .users
+                .retain(|u| !u.login.eq_ignore_ascii_case(&user.login));
             state.users.push(user);
         }
         self
@@ -669,7 +674,11 @@ impl DevProvider {
     /// [`AuthorizationRejected`] when the provider would show its error page
     /// instead of redirecting: the URL is not this provider's authorization
     /// endpoint, the client or redirect URI is unknown, or `login` is empty.
-    pub fn sign_in(&self, authorization_url: &Url, login: &str) -> Result<Url, AuthorizationRejected> {
+    pub fn sign_in(
+        &self,
+        authorization_url: &Url,
+        login: &str,
+    ) -> Result<Url, AuthorizationRejected> {
         let mut endpoint = authorization_url.clone();
         endpoint.set_query(None);
         endpoint.set_fragment(None);
@@ -695,7 +704,10 @@ impl DevProvider {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(super) fn count(&self, endpoint: impl FnOnce(&mut RequestCounts) -> &mut u64) {
@@ -758,7 +770,11 @@ impl DevProvider {
     }
 
     /// The sign-in page for a valid request.
-    pub(super) fn sign_in_page(&self, request: &AuthorizationRequest, error: Option<&str>) -> String {
+    pub(super) fn sign_in_page(
+        &self,
+        request: &AuthorizationRequest,
+        error: Option<&str>,
+    ) -> String {
         let users = self.lock().users.clone();
         let hidden = [
             ("client_id", request.client_id.as_str()),
@@ -831,7 +847,13 @@ impl DevProvider {
         url
     }
 
-    fn error_redirect(&self, redirect_uri: &str, state: Option<&str>, error: &str, description: &str) -> Url {
+    fn error_redirect(
+        &self,
+        redirect_uri: &str,
+        state: Option<&str>,
+        error: &str,
+        description: &str,
+    ) -> Url {
         let mut url = parse_registered(redirect_uri);
         {
             let mut query = url.query_pairs_mut();
@@ -847,7 +869,11 @@ impl DevProvider {
     }
 
     /// `POST /token`: authenticates the client and redeems a code.
-    pub(super) fn exchange_code(&self, authorization: Option<&str>, params: &Params) -> Result<Value, TokenError> {
+    pub(super) fn exchange_code(
+        &self,
+        authorization: Option<&str>,
+        params: &Params,
+    ) -> Result<Value, TokenError> {
         let mut state = self.lock();
         if state.faults.contains(Fault::TokenEndpointError) {
             return Err(TokenError::invalid_grant(
@@ -855,7 +881,10 @@ impl DevProvider {
             ));
         }
         let client_id = authenticate_client(&state, authorization, params)?;
-        match params.get("grant_type").map_err(TokenError::invalid_request)? {
+        match params
+            .get("grant_type")
+            .map_err(TokenError::invalid_request)?
+        {
             Some("authorization_code") => {}
             Some(other) => {
                 return Err(TokenError::new(
@@ -864,7 +893,11 @@ impl DevProvider {
                     format!("grant_type \"{other}\" is not supported; use authorization_code."),
                 ));
             }
-            None => return Err(TokenError::invalid_request("grant_type is required.".into())),
+            None => {
+                return Err(TokenError::invalid_request(
+                    "grant_type is required.".into(),
+                ));
+            }
         }
         let code = params
             .get("code")
@@ -877,12 +910,20 @@ impl DevProvider {
             .remove(code)
             .ok_or_else(|| TokenError::invalid_grant("The code is unknown or was already used."))?;
         if grant.expires_at <= now {
-            return Err(TokenError::invalid_grant("The code has expired (codes live 60 s)."));
+            return Err(TokenError::invalid_grant(
+                "The code has expired (codes live 60 s).",
+            ));
         }
         if grant.client_id != client_id {
-            return Err(TokenError::invalid_grant("The code was issued to another client."));
+            return Err(TokenError::invalid_grant(
+                "The code was issued to another client.",
+            ));
         }
-        if params.get("redirect_uri").map_err(TokenError::invalid_request)? != Some(grant.redirect_uri.as_str()) {
+        if params
+            .get("redirect_uri")
+            .map_err(TokenError::invalid_request)?
+            != Some(grant.redirect_uri.as_str())
+        {
             return Err(TokenError::invalid_grant(
                 "redirect_uri must be the one sent in the authorization request.",
             ));
@@ -890,7 +931,9 @@ impl DevProvider {
         let verifier = params
             .get("code_verifier")
             .map_err(TokenError::invalid_request)?
-            .ok_or_else(|| TokenError::invalid_request("code_verifier is required (PKCE).".into()))?;
+            .ok_or_else(|| {
+                TokenError::invalid_request("code_verifier is required (PKCE).".into())
+            })?;
         if !is_code_verifier(verifier) {
             return Err(TokenError::invalid_grant(
                 "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~.",
@@ -932,7 +975,10 @@ impl DevProvider {
             (now, now + ID_TOKEN_TTL)
         };
         let iss = if faults.contains(Fault::WrongIssuer) {
-            format!("{}/wrong-issuer", self.inner.issuer.as_str().trim_end_matches('/'))
+            format!(
+                "{}/wrong-issuer",
+                self.inner.issuer.as_str().trim_end_matches('/')
+            )
         } else {
             self.inner.issuer.as_str().to_owned()
         };
@@ -1082,7 +1128,9 @@ fn check_redirectable(params: &Params) -> Result<Redirectable<'_>, (&'static str
     let code_challenge = params
         .get("code_challenge")
         .map_err(invalid)?
-        .ok_or_else(|| invalid("PKCE is required: send code_challenge and code_challenge_method=S256."))?;
+        .ok_or_else(|| {
+            invalid("PKCE is required: send code_challenge and code_challenge_method=S256.")
+        })?;
     if params.get("code_challenge_method").map_err(invalid)? != Some("S256") {
         return Err(invalid("code_challenge_method must be S256."));
     }
@@ -1112,9 +1160,17 @@ fn is_code_verifier(verifier: &str) -> bool {
 }
 
 /// Authenticates the client of a token request; returns its id.
-fn authenticate_client(state: &State, authorization: Option<&str>, params: &Params) -> Result<String, TokenError> {
-    let body_id = params.get("client_id").map_err(TokenError::invalid_request)?;
-    let body_secret = params.get("client_secret").map_err(TokenError::invalid_request)?;
+fn authenticate_client(
+    state: &State,
+    authorization: Option<&str>,
+    params: &Params,
+) -> Result<String, TokenError> {
+    let body_id = params
+        .get("client_id")
+        .map_err(TokenError::invalid_request)?;
+    let body_secret = params
+        .get("client_secret")
+        .map_err(TokenError::invalid_request)?;
     let basic = authorization.is_some();
     let unauthorized = |description: &str| TokenError {
         status: StatusCode::UNAUTHORIZED,
@@ -1176,10 +1232,12 @@ fn authenticate_client(state: &State, authorization: Option<&str>, params: &Para
 
 /// `application/x-www-form-urlencoded` decoding of one component.
 fn form_decode(input: &str) -> String {
-    url::form_urlencoded::parse(format!("v={}", input.replace('&', "%26").replace('=', "%3D")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    url::form_urlencoded::parse(
+        format!("v={}", input.replace('&', "%26").replace('=', "%3D")).as_bytes(),
+    )
+    .next()
+    .map(|(_, v)| v.into_owned())
+    .unwrap_or_default()
 }
 
 /// A valid authorization request.
@@ -1228,7 +1286,11 @@ impl TokenError {
     }
 
     fn invalid_grant(description: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description.to_owned())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            description.to_owned(),
+        )
     }
 }
 
@@ -1281,8 +1343,15 @@ mod tests {
         let set: Faults = [Fault::AlgNone, Fault::JwksDown].into_iter().collect();
         assert!(set.contains(Fault::AlgNone));
         assert!(!set.contains(Fault::DenyLogin));
-        assert_eq!(set.iter().collect::<Vec<_>>(), [Fault::AlgNone, Fault::JwksDown]);
-        assert!(set.without(Fault::AlgNone).without(Fault::JwksDown).is_empty());
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Fault::AlgNone, Fault::JwksDown]
+        );
+        assert!(
+            set.without(Fault::AlgNone)
+                .without(Fault::JwksDown)
+                .is_empty()
+        );
         assert_eq!(format!("{set:?}"), "{AlgNone, JwksDown}");
         assert_eq!(Fault::ALL.len(), 15);
         let all: Faults = Fault::ALL.iter().copied().collect();
@@ -1317,7 +1386,10 @@ mod tests {
     #[test]
     fn issuer_forms() {
         let p = DevProvider::new(Url::parse("http://127.0.0.1:3000/dev/idp").unwrap());
-        assert_eq!(p.token_endpoint().as_str(), "http://127.0.0.1:3000/dev/idp/token");
+        assert_eq!(
+            p.token_endpoint().as_str(),
+            "http://127.0.0.1:3000/dev/idp/token"
+        );
         let p = DevProvider::new(Url::parse("http://127.0.0.1:3000/dev/idp/").unwrap());
         assert_eq!(p.issuer().as_str(), "http://127.0.0.1:3000/dev/idp/");
         assert_eq!(p.jwks_uri().as_str(), "http://127.0.0.1:3000/dev/idp/jwks");
@@ -1361,6 +1433,9 @@ mod tests {
         assert_eq!(first["use"], "sig");
         assert_eq!(first["e"], "AQAB");
         let ec = &keys["keys"][1];
-        assert_eq!((ec["kty"].as_str(), ec["crv"].as_str(), ec["alg"].as_str()), (Some("EC"), Some("P-256"), Some("ES256")));
+        assert_eq!(
+            (ec["kty"].as_str(), ec["crv"].as_str(), ec["alg"].as_str()),
+            (Some("EC"), Some("P-256"), Some("ES256"))
+        );
     }
 }

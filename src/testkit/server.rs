@@ -143,7 +143,8 @@ impl RunningProvider {
 
     /// The origin the server listens on, as a URL (`http://127.0.0.1:{port}/`).
     pub fn url(&self) -> Url {
-        Url::parse(&format!("http://{}/", self.local_addr)).expect("a socket address is a valid URL host")
+        Url::parse(&format!("http://{}/", self.local_addr))
+            .expect("a socket address is a valid URL host")
     }
 
     /// The address the server listens on.

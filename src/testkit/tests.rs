@@ -53,8 +53,10 @@ struct Pkce {
 
 fn pkce() -> Pkce {
     let verifier = crate::secret::random_token(32);
-    let challenge =
-        URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
+    let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        verifier.as_bytes(),
+    ));
     Pkce {
         verifier,
         challenge,
@@ -76,7 +78,11 @@ fn authorize_params(challenge: &str) -> Vec<(&'static str, String)> {
 
 /// The authorization URL with `params`, where a `None` value removes the
 /// parameter and a `Some` replaces or adds it.
-fn authorize_url(p: &DevProvider, challenge: &str, changes: &[(&'static str, Option<&str>)]) -> Url {
+fn authorize_url(
+    p: &DevProvider,
+    challenge: &str,
+    changes: &[(&'static str, Option<&str>)],
+) -> Url {
     let mut params = authorize_params(challenge);
     for (name, value) in changes {
         params.retain(|(n, _)| n != name);
@@ -96,7 +102,11 @@ fn param(url: &Url, name: &str) -> Option<String> {
 }
 
 fn location(response: &reqwest::Response) -> Url {
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "expected a redirect");
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "expected a redirect"
+    );
     Url::parse(response.headers()[LOCATION].to_str().unwrap()).unwrap()
 }
 
@@ -211,7 +221,11 @@ fn verify(token: &str, jwks: &Value) -> Result<Value, &'static str> {
             n: b64d(&key["n"]),
             e: b64d(&key["e"]),
         }
-        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, input, &jwt.signature)
+        .verify(
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            input,
+            &jwt.signature,
+        )
         .is_ok(),
         Some("EC") => {
             let mut point = vec![4u8];
@@ -223,7 +237,11 @@ fn verify(token: &str, jwks: &Value) -> Result<Value, &'static str> {
         }
         _ => false,
     };
-    if ok { Ok(jwt.claims) } else { Err("bad signature") }
+    if ok {
+        Ok(jwt.claims)
+    } else {
+        Err("bad signature")
+    }
 }
 
 #[tokio::test]
@@ -248,19 +266,36 @@ async fn discovery_lists_absolute_endpoints_under_the_issuer() {
     }
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["subject_types_supported"], json!(["public"]));
-    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256", "ES256"]));
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256", "ES256"])
+    );
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post"])
     );
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["grant_types_supported"], json!(["authorization_code"]));
-    assert!(doc["scopes_supported"].as_array().unwrap().contains(&json!("openid")));
-    assert!(doc["claims_supported"].as_array().unwrap().contains(&json!("groups")));
+    assert!(
+        doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("openid"))
+    );
+    assert!(
+        doc["claims_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("groups"))
+    );
     assert_eq!(p.request_counts().discovery, 1);
 
     // Every advertised endpoint is actually served.
-    let jwks = http().get(doc["jwks_uri"].as_str().unwrap()).send().await.unwrap();
+    let jwks = http()
+        .get(doc["jwks_uri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(jwks.status(), StatusCode::OK);
     // Nothing is served outside the issuer's path.
     let outside = http().get(base.join("jwks").unwrap()).send().await.unwrap();
@@ -274,18 +309,36 @@ async fn code_flow_end_to_end() {
     let pkce = pkce();
 
     let page = http()
-        .get(authorize_url(p, &pkce.challenge, &[("login_hint", Some("al\"ice"))]))
+        .get(authorize_url(
+            p,
+            &pkce.challenge,
+            &[("login_hint", Some("al\"ice"))],
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.headers()[CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        page.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("Development identity provider \u{2014} any account works"));
     assert!(html.contains(&format!("action=\"{}\"", p.authorization_endpoint())));
-    assert!(html.contains("value=\"al&quot;ice\""), "login_hint prefilled and escaped");
-    assert!(html.contains("name=\"user\" value=\"alice\""), "one-click button for alice");
-    assert!(html.contains(&format!("name=\"code_challenge\" value=\"{}\"", pkce.challenge)));
+    assert!(
+        html.contains("value=\"al&quot;ice\""),
+        "login_hint prefilled and escaped"
+    );
+    assert!(
+        html.contains("name=\"user\" value=\"alice\""),
+        "one-click button for alice"
+    );
+    assert!(html.contains(&format!(
+        "name=\"code_challenge\" value=\"{}\"",
+        pkce.challenge
+    )));
 
     // The one-click button sends `user` (and the empty text field).
     let mut form = authorize_params(&pkce.challenge);
@@ -302,7 +355,10 @@ async fn code_flow_end_to_end() {
     assert_eq!(param(&back, "state").as_deref(), Some("st-1"));
     assert_eq!(param(&back, "iss").as_deref(), Some(p.issuer().as_str()));
     let code = param(&back, "code").unwrap();
-    assert!(URL_SAFE_NO_PAD.decode(&code).unwrap().len() >= 16, "≥ 128 bits");
+    assert!(
+        URL_SAFE_NO_PAD.decode(&code).unwrap().len() >= 16,
+        "≥ 128 bits"
+    );
 
     let response = redeem(p, &code, &pkce.verifier).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -314,7 +370,10 @@ async fn code_flow_end_to_end() {
 
     let id_token = tokens["id_token"].as_str().unwrap();
     let header = parse_jwt(id_token).header;
-    assert_eq!(header, json!({"alg": "RS256", "kid": "dev-rsa-1", "typ": "JWT"}));
+    assert_eq!(
+        header,
+        json!({"alg": "RS256", "kid": "dev-rsa-1", "typ": "JWT"})
+    );
     let claims = verify(id_token, &fetch_jwks(p).await).expect("valid RS256 signature");
     assert_eq!(claims["iss"], p.issuer().as_str());
     assert_eq!(claims["sub"], "dev|alice");
@@ -352,7 +411,16 @@ async fn code_flow_end_to_end() {
         })
     );
     let counts = p.request_counts();
-    assert_eq!((counts.authorize, counts.login, counts.token, counts.userinfo, counts.jwks), (1, 1, 1, 1, 1));
+    assert_eq!(
+        (
+            counts.authorize,
+            counts.login,
+            counts.token,
+            counts.userinfo,
+            counts.jwks
+        ),
+        (1, 1, 1, 1, 1)
+    );
 }
 
 #[tokio::test]
@@ -362,7 +430,11 @@ async fn unknown_and_seeded_logins() {
 
     let pkce1 = pkce();
     let code = browser_login(p, &pkce1, "  Jane.Doe ").await;
-    let tokens: Value = redeem(p, &code, &pkce1.verifier).await.json().await.unwrap();
+    let tokens: Value = redeem(p, &code, &pkce1.verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let claims = parse_jwt(tokens["id_token"].as_str().unwrap()).claims;
     assert_eq!(claims["sub"], "dev|jane.doe");
     assert_eq!(claims["email"], "jane.doe@example.test");
@@ -372,7 +444,11 @@ async fn unknown_and_seeded_logins() {
 
     let pkce2 = pkce();
     let code = browser_login(p, &pkce2, "ALICE@example.test").await;
-    let tokens: Value = redeem(p, &code, &pkce2.verifier).await.json().await.unwrap();
+    let tokens: Value = redeem(p, &code, &pkce2.verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
     let claims = parse_jwt(tokens["id_token"].as_str().unwrap()).claims;
     assert_eq!(claims["sub"], "dev|alice", "seeded user found by e-mail");
 
@@ -409,7 +485,11 @@ async fn client_authentication() {
     let code = quick_login(p, &pk, "alice");
     let response = http()
         .post(p.token_endpoint().clone())
-        .form(&form(&code, &pk.verifier, &[("client_id", CLIENT), ("client_secret", SECRET)]))
+        .form(&form(
+            &code,
+            &pk.verifier,
+            &[("client_id", CLIENT), ("client_secret", SECRET)],
+        ))
         .send()
         .await
         .unwrap();
@@ -426,10 +506,18 @@ async fn client_authentication() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.headers()[WWW_AUTHENTICATE].to_str().unwrap().starts_with("Basic"));
+    assert!(
+        response.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
-    assert!(!body.to_string().contains("wrong"), "the secret is not echoed");
+    assert!(
+        !body.to_string().contains("wrong"),
+        "the secret is not echoed"
+    );
 
     // Wrong secret in the body, unknown client, no authentication at all.
     for extra in [
@@ -474,11 +562,17 @@ async fn basic_credentials_are_form_decoded() {
     let p = idp.provider();
     let pk = pkce();
     let mut url = p.authorization_endpoint().clone();
-    url.query_pairs_mut().extend_pairs(
-        authorize_params(&pk.challenge)
-            .into_iter()
-            .map(|(k, v)| (k, if k == "client_id" { "app:1".to_owned() } else { v })),
-    );
+    url.query_pairs_mut()
+        .extend_pairs(authorize_params(&pk.challenge).into_iter().map(|(k, v)| {
+            (
+                k,
+                if k == "client_id" {
+                    "app:1".to_owned()
+                } else {
+                    v
+                },
+            )
+        }));
     let code = param(&p.sign_in(&url, "bob").unwrap(), "code").unwrap();
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let credentials = STANDARD.encode(format!("{}:{}", encode("app:1"), encode(secret)));
@@ -496,7 +590,10 @@ async fn basic_credentials_are_form_decoded() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let tokens: Value = response.json().await.unwrap();
-    assert_eq!(parse_jwt(tokens["id_token"].as_str().unwrap()).claims["aud"], "app:1");
+    assert_eq!(
+        parse_jwt(tokens["id_token"].as_str().unwrap()).claims["aud"],
+        "app:1"
+    );
 }
 
 #[tokio::test]
@@ -522,7 +619,11 @@ async fn pkce_is_required_and_checked() {
     for method in [Some("plain"), None] {
         let url = authorize_url(p, &pk.challenge, &[("code_challenge_method", method)]);
         let back = p.sign_in(&url, "alice").unwrap();
-        assert_eq!(param(&back, "error").as_deref(), Some("invalid_request"), "{method:?}");
+        assert_eq!(
+            param(&back, "error").as_deref(),
+            Some("invalid_request"),
+            "{method:?}"
+        );
     }
 
     // A wrong verifier fails, and burns the code.
@@ -559,7 +660,10 @@ async fn codes_are_single_use_bound_and_short_lived() {
     let pk = pkce();
 
     let code = quick_login(p, &pk, "alice");
-    assert_eq!(redeem(p, &code, &pk.verifier).await.status(), StatusCode::OK);
+    assert_eq!(
+        redeem(p, &code, &pk.verifier).await.status(),
+        StatusCode::OK
+    );
     let second = redeem(p, &code, &pk.verifier).await;
     assert_eq!(second.status(), StatusCode::BAD_REQUEST);
     let body: Value = second.json().await.unwrap();
@@ -628,7 +732,13 @@ async fn authorization_request_validation() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{changes:?}");
         assert!(response.headers().get(LOCATION).is_none());
-        assert!(response.text().await.unwrap().contains("This sign-in request is invalid"));
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("This sign-in request is invalid")
+        );
         let rejected = p.sign_in(&authorize_url(p, &pk.challenge, changes), "alice");
         assert!(rejected.is_err(), "{changes:?}");
     }
@@ -638,9 +748,18 @@ async fn authorization_request_validation() {
         (&[("nonce", None)][..], "invalid_request"),
         (&[("state", None)][..], "invalid_request"),
         (&[("scope", Some("email profile"))][..], "invalid_scope"),
-        (&[("response_type", Some("token"))][..], "unsupported_response_type"),
-        (&[("response_mode", Some("fragment"))][..], "invalid_request"),
-        (&[("code_challenge", Some("too-short"))][..], "invalid_request"),
+        (
+            &[("response_type", Some("token"))][..],
+            "unsupported_response_type",
+        ),
+        (
+            &[("response_mode", Some("fragment"))][..],
+            "invalid_request",
+        ),
+        (
+            &[("code_challenge", Some("too-short"))][..],
+            "invalid_request",
+        ),
     ] {
         let back = p
             .sign_in(&authorize_url(p, &pk.challenge, changes), "alice")
@@ -657,7 +776,11 @@ async fn authorization_request_validation() {
 
     // State is echoed in the page escaped.
     let response = http()
-        .get(authorize_url(p, &pk.challenge, &[("state", Some("\"><script>alert(1)</script>"))]))
+        .get(authorize_url(
+            p,
+            &pk.challenge,
+            &[("state", Some("\"><script>alert(1)</script>"))],
+        ))
         .send()
         .await
         .unwrap();
@@ -669,8 +792,14 @@ async fn authorization_request_validation() {
     let mut foreign = authorize_url(p, &pk.challenge, &[]);
     foreign.set_path("/elsewhere/authorize");
     let err = p.sign_in(&foreign, "alice").unwrap_err();
-    assert!(err.to_string().contains("not this provider's authorization endpoint"));
-    assert!(p.sign_in(&authorize_url(p, &pk.challenge, &[]), " ").is_err());
+    assert!(
+        err.to_string()
+            .contains("not this provider's authorization endpoint")
+    );
+    assert!(
+        p.sign_in(&authorize_url(p, &pk.challenge, &[]), " ")
+            .is_err()
+    );
 }
 
 /// Signs in with `fault` on and returns the token response.
@@ -693,7 +822,11 @@ async fn faults_shape_the_id_token() {
     let claims = verify(&t, &jwks).unwrap();
     assert!(claims["exp"].as_i64().unwrap() < p.now_unix() - 300);
 
-    let claims = verify(&id_token(&tokens_with(p, Fault::WrongAudience).await), &jwks).unwrap();
+    let claims = verify(
+        &id_token(&tokens_with(p, Fault::WrongAudience).await),
+        &jwks,
+    )
+    .unwrap();
     assert_ne!(claims["aud"], CLIENT);
 
     let claims = verify(&id_token(&tokens_with(p, Fault::WrongIssuer).await), &jwks).unwrap();
@@ -737,11 +870,17 @@ async fn faults_shape_the_id_token() {
     assert_eq!(verify(&t, &jwks), Err("bad signature"));
 
     let t = id_token(&tokens_with(p, Fault::EcSigning).await);
-    assert_eq!(parse_jwt(&t).header, json!({"alg": "ES256", "kid": "dev-ec-1", "typ": "JWT"}));
+    assert_eq!(
+        parse_jwt(&t).header,
+        json!({"alg": "ES256", "kid": "dev-ec-1", "typ": "JWT"})
+    );
     assert_eq!(verify(&t, &jwks).unwrap()["sub"], "dev|alice");
 
     let tokens = tokens_with(p, Fault::NoEmailVerified).await;
-    assert_eq!(verify(&id_token(&tokens), &jwks).unwrap()["email_verified"], false);
+    assert_eq!(
+        verify(&id_token(&tokens), &jwks).unwrap()["email_verified"],
+        false
+    );
     p.set_fault(Fault::NoEmailVerified, true);
     let info: Value = http()
         .get(p.userinfo_endpoint().clone())
@@ -757,10 +896,25 @@ async fn faults_shape_the_id_token() {
 
     let tokens = tokens_with(p, Fault::ThinIdToken).await;
     let claims = verify(&id_token(&tokens), &jwks).unwrap();
-    for absent in ["email", "email_verified", "name", "preferred_username", "groups"] {
+    for absent in [
+        "email",
+        "email_verified",
+        "name",
+        "preferred_username",
+        "groups",
+    ] {
         assert!(claims.get(absent).is_none(), "{absent}");
     }
-    for present in ["iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce"] {
+    for present in [
+        "iss",
+        "sub",
+        "aud",
+        "azp",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+    ] {
         assert!(claims.get(present).is_some(), "{present}");
     }
     let info: Value = http()
@@ -794,10 +948,22 @@ async fn endpoint_faults() {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
     let counts = p.request_counts();
-    assert_eq!((counts.jwks, counts.discovery), (1, 1), "failed requests count too");
+    assert_eq!(
+        (counts.jwks, counts.discovery),
+        (1, 1),
+        "failed requests count too"
+    );
     p.clear_faults();
     assert!(p.faults().is_empty());
-    assert_eq!(client.get(p.jwks_uri().clone()).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client
+            .get(p.jwks_uri().clone())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
     assert_eq!(p.request_counts().jwks, 2);
     p.reset_request_counts();
     assert_eq!(p.request_counts(), RequestCounts::default());
@@ -811,7 +977,10 @@ async fn endpoint_faults() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_grant");
     p.set_fault(Fault::TokenEndpointError, false);
-    assert_eq!(redeem(&p, &code, &pk.verifier).await.status(), StatusCode::OK);
+    assert_eq!(
+        redeem(&p, &code, &pk.verifier).await.status(),
+        StatusCode::OK
+    );
 
     // Denied logins redirect back with access_denied.
     p.set_fault(Fault::DenyLogin, true);
@@ -833,21 +1002,39 @@ async fn endpoint_faults() {
 async fn key_rotation() {
     let idp = start().await;
     let p = idp.provider();
-    let before = tokens_for(p, "alice").await["id_token"].as_str().unwrap().to_owned();
+    let before = tokens_for(p, "alice").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(verify(&before, &fetch_jwks(p).await).is_ok());
 
     p.rotate_keys();
     let jwks = fetch_jwks(p).await;
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
     assert_eq!(kids, ["dev-rsa-2", "dev-ec-1"]);
-    assert_eq!(verify(&before, &jwks), Err("unknown kid"), "old key no longer published");
-    let after = tokens_for(p, "alice").await["id_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        verify(&before, &jwks),
+        Err("unknown kid"),
+        "old key no longer published"
+    );
+    let after = tokens_for(p, "alice").await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(parse_jwt(&after).header["kid"], "dev-rsa-2");
     assert!(verify(&after, &jwks).is_ok());
 
     p.set_publish_previous_key(true);
     let jwks = fetch_jwks(p).await;
-    assert!(verify(&before, &jwks).is_ok(), "rollover window publishes both");
+    assert!(
+        verify(&before, &jwks).is_ok(),
+        "rollover window publishes both"
+    );
     assert!(verify(&after, &jwks).is_ok());
     assert_eq!(p.request_counts().jwks, 3);
 }
@@ -858,9 +1045,15 @@ async fn crafted_tokens_verify() {
     let jwks = p.jwks_json();
     let claims = json!({"iss": "x", "sub": "y", "custom": [1, 2]});
     let t = p.sign_id_token(&claims);
-    assert_eq!(parse_jwt(&t).header, json!({"alg": "RS256", "kid": "dev-rsa-1", "typ": "JWT"}));
+    assert_eq!(
+        parse_jwt(&t).header,
+        json!({"alg": "RS256", "kid": "dev-rsa-1", "typ": "JWT"})
+    );
     assert_eq!(verify(&t, &jwks), Ok(claims.clone()));
-    assert_eq!(verify(&p.sign_id_token_es256(&claims), &jwks), Ok(claims.clone()));
+    assert_eq!(
+        verify(&p.sign_id_token_es256(&claims), &jwks),
+        Ok(claims.clone())
+    );
     // Faults do not touch crafted tokens.
     p.set_fault(Fault::AlgNone, true);
     assert_eq!(verify(&p.sign_id_token(&claims), &jwks), Ok(claims));
@@ -871,9 +1064,18 @@ async fn userinfo_requires_a_live_access_token() {
     let idp = start().await;
     let p = idp.provider();
     let client = http();
-    let response = client.get(p.userinfo_endpoint().clone()).send().await.unwrap();
+    let response = client
+        .get(p.userinfo_endpoint().clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(response.headers()[WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
+    assert!(
+        response.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     let response = client
         .get(p.userinfo_endpoint().clone())
         .bearer_auth("made-up")
@@ -884,10 +1086,20 @@ async fn userinfo_requires_a_live_access_token() {
 
     let tokens = tokens_for(p, "alice").await;
     let token = tokens["access_token"].as_str().unwrap();
-    let ok = client.post(p.userinfo_endpoint().clone()).bearer_auth(token).send().await.unwrap();
+    let ok = client
+        .post(p.userinfo_endpoint().clone())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     p.set_time_offset(3601);
-    let expired = client.get(p.userinfo_endpoint().clone()).bearer_auth(token).send().await.unwrap();
+    let expired = client
+        .get(p.userinfo_endpoint().clone())
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -904,9 +1116,16 @@ async fn auto_login_skips_the_page() {
         .unwrap();
     let code = param(&location(&response), "code").unwrap();
     let tokens: Value = redeem(p, &code, &pk.verifier).await.json().await.unwrap();
-    assert_eq!(parse_jwt(tokens["id_token"].as_str().unwrap()).claims["sub"], "dev|alice");
+    assert_eq!(
+        parse_jwt(tokens["id_token"].as_str().unwrap()).claims["sub"],
+        "dev|alice"
+    );
     p.set_auto_login(None);
-    let response = http().get(authorize_url(p, &pk.challenge, &[])).send().await.unwrap();
+    let response = http()
+        .get(authorize_url(p, &pk.challenge, &[]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -914,10 +1133,16 @@ async fn auto_login_skips_the_page() {
 async fn router_nests_into_a_stateful_host_router() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let p = DevProvider::new(Url::parse(&format!("http://{addr}/dev/idp")).unwrap())
-        .with_client(CLIENT, SECRET, &[REDIRECT]);
+    let p = DevProvider::new(Url::parse(&format!("http://{addr}/dev/idp")).unwrap()).with_client(
+        CLIENT,
+        SECRET,
+        &[REDIRECT],
+    );
     let app: Router = Router::new()
-        .route("/", get(|State(name): State<Arc<String>>| async move { name.to_string() }))
+        .route(
+            "/",
+            get(|State(name): State<Arc<String>>| async move { name.to_string() }),
+        )
         .nest_service("/dev/idp", p.router())
         .with_state(Arc::new("host".to_owned()));
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -930,22 +1155,30 @@ async fn router_nests_into_a_stateful_host_router() {
         .json()
         .await
         .unwrap();
-    assert_eq!(doc["token_endpoint"], format!("http://{addr}/dev/idp/token"));
+    assert_eq!(
+        doc["token_endpoint"],
+        format!("http://{addr}/dev/idp/token")
+    );
     let home = http().get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(home.text().await.unwrap(), "host");
     // The code flow works through the host's router too.
     let pk = pkce();
     let code = browser_login(&p, &pk, "carol").await;
-    assert_eq!(redeem(&p, &code, &pk.verifier).await.status(), StatusCode::OK);
+    assert_eq!(
+        redeem(&p, &code, &pk.verifier).await.status(),
+        StatusCode::OK
+    );
     server.abort();
 }
 
 #[tokio::test]
 async fn spawning_and_shutdown() {
     // The issuer must be on the bound origin.
-    let err = DevProvider::spawn_local(|_| DevProvider::new(Url::parse("http://idp.example.test/").unwrap()))
-        .await
-        .unwrap_err();
+    let err = DevProvider::spawn_local(|_| {
+        DevProvider::new(Url::parse("http://idp.example.test/").unwrap())
+    })
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     // spawn needs a real port.
     let err = DevProvider::new(Url::parse("http://127.0.0.1:0/").unwrap())
@@ -966,9 +1199,16 @@ async fn spawning_and_shutdown() {
     assert_eq!(idp.local_addr().port(), port);
     let url = idp.provider().jwks_uri().clone();
     let client = http();
-    assert_eq!(client.get(url.clone()).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        client.get(url.clone()).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Shutdown completes even with the client's keep-alive connection open.
+    tokio::time::timeout(std::time::Duration::from_secs(5), idp.shutdown())
+        .await
+        .expect("shutdown does not hang on idle connections")
+        .unwrap();
     drop(client);
-    idp.shutdown().await.unwrap();
     assert!(http().get(url).send().await.is_err(), "server stopped");
 
     // Root issuers are served at the root.
