@@ -97,7 +97,11 @@ fn rs256_fixture(now: u64) -> (Fixture, RsaPublicKeyComponents<Vec<u8>>) {
     let key = rsa_key();
     let public: RsaPublicKeyComponents<Vec<u8>> = key.public().into();
     let header = json!({"alg": "RS256", "kid": "rsa-2024-01", "typ": "JWT"}).to_string();
-    let signing_input = format!("{}.{}", b64(header.as_bytes()), b64(payload(now).as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.as_bytes()),
+        b64(payload(now).as_bytes())
+    );
     let mut signature = vec![0; key.public().modulus_len()];
     key.sign(
         &signature::RSA_PKCS1_SHA256,
@@ -112,14 +116,26 @@ fn rs256_fixture(now: u64) -> (Fixture, RsaPublicKeyComponents<Vec<u8>>) {
     }]})
     .to_string();
     let token = format!("{signing_input}.{}", b64(&signature));
-    (Fixture { token, jwks_json, signing_input, signature }, public)
+    (
+        Fixture {
+            token,
+            jwks_json,
+            signing_input,
+            signature,
+        },
+        public,
+    )
 }
 
 fn es256_fixture(now: u64) -> (Fixture, Vec<u8>) {
     let key = ec_key();
     let point = key.public_key().as_ref().to_vec();
     let header = json!({"alg": "ES256", "kid": "ec-2024-01", "typ": "JWT"}).to_string();
-    let signing_input = format!("{}.{}", b64(header.as_bytes()), b64(payload(now).as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64(header.as_bytes()),
+        b64(payload(now).as_bytes())
+    );
     let signature = key
         .sign(&SystemRandom::new(), signing_input.as_bytes())
         .expect("sign")
@@ -131,7 +147,15 @@ fn es256_fixture(now: u64) -> (Fixture, Vec<u8>) {
     }]})
     .to_string();
     let token = format!("{signing_input}.{}", b64(&signature));
-    (Fixture { token, jwks_json, signing_input, signature }, point)
+    (
+        Fixture {
+            token,
+            jwks_json,
+            signing_input,
+            signature,
+        },
+        point,
+    )
 }
 
 fn check(now: u64) -> IdTokenCheck<'static> {
@@ -161,9 +185,16 @@ fn bench_rs256(c: &mut Criterion) {
     let check = check(now);
     // Make sure every contender accepts the token before timing it.
     verify_id_token(&fx.token, &keys, &check).expect("ssokit accepts the token");
-    let floor = RsaPublicKeyComponents { n: &public.n[..], e: &public.e[..] };
+    let floor = RsaPublicKeyComponents {
+        n: &public.n[..],
+        e: &public.e[..],
+    };
     floor
-        .verify(&signature::RSA_PKCS1_2048_8192_SHA256, fx.signing_input.as_bytes(), &fx.signature)
+        .verify(
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            fx.signing_input.as_bytes(),
+            &fx.signature,
+        )
         .expect("ring accepts the signature");
     let verifier = openidconnect_verifier(&fx.jwks_json);
     let nonce = Nonce::new(NONCE.to_owned());
@@ -217,7 +248,12 @@ fn bench_es256(c: &mut Criterion) {
         b.iter(|| verify_id_token(black_box(&fx.token), &keys, black_box(&check)))
     });
     group.bench_function("ring_floor", |b| {
-        b.iter(|| floor.verify(black_box(fx.signing_input.as_bytes()), black_box(&fx.signature)))
+        b.iter(|| {
+            floor.verify(
+                black_box(fx.signing_input.as_bytes()),
+                black_box(&fx.signature),
+            )
+        })
     });
     group.bench_function("openidconnect", |b| {
         b.iter(|| {

@@ -215,7 +215,9 @@ pub(crate) fn parse_idp_url(what: &str, raw: &str) -> Result<Url, Error> {
         return Err(config_error(format!("{what} must not contain credentials")));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(config_error(format!("{what} must not have a query or fragment")));
+        return Err(config_error(format!(
+            "{what} must not have a query or fragment"
+        )));
     }
     Ok(url)
 }
@@ -229,15 +231,14 @@ impl TryFrom<ConnectionSpec> for Connection {
         }
         let protocol = match s.kind.as_str() {
             "oidc" => {
-                let issuer_raw = s
-                    .issuer
-                    .ok_or_else(|| config_error(format!("connection {}: `issuer` is required", s.id)))?;
+                let issuer_raw = s.issuer.ok_or_else(|| {
+                    config_error(format!("connection {}: `issuer` is required", s.id))
+                })?;
                 parse_idp_url(&format!("connection {}: issuer", s.id), &issuer_raw)?;
                 let issuer = issuer_raw;
-                let client_id = s
-                    .client_id
-                    .filter(|c| !c.is_empty())
-                    .ok_or_else(|| config_error(format!("connection {}: `client_id` is required", s.id)))?;
+                let client_id = s.client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
+                    config_error(format!("connection {}: `client_id` is required", s.id))
+                })?;
                 let leeway_secs = s.leeway_secs.unwrap_or(60);
                 if leeway_secs > 300 {
                     return Err(config_error(format!(
@@ -334,7 +335,10 @@ impl StaticConnections {
                 .collect();
             for d in &t.domains {
                 if d.is_empty() || !d.contains('.') {
-                    return Err(config_error(format!("tenant {}: `{d}` is not a domain", t.id)));
+                    return Err(config_error(format!(
+                        "tenant {}: `{d}` is not a domain",
+                        t.id
+                    )));
                 }
                 if crate::discovery::is_consumer_domain(d) {
                     return Err(config_error(format!(
@@ -458,9 +462,7 @@ mod tests {
 
     #[test]
     fn plain_http_issuer_only_on_loopback() {
-        let base = |iss: &str| {
-            serde_json::json!({"id": "c", "tenant": "t", "kind": "oidc", "issuer": iss, "client_id": "x"})
-        };
+        let base = |iss: &str| serde_json::json!({"id": "c", "tenant": "t", "kind": "oidc", "issuer": iss, "client_id": "x"});
         assert!(spec(base("http://idp.example")).is_err());
         assert!(spec(base("http://127.0.0.1:4000")).is_ok());
         assert!(spec(base("http://localhost:4000")).is_ok());
@@ -484,8 +486,12 @@ mod tests {
             domains: vec![d.into()],
             subdomain: None,
         };
-        assert!(StaticConnections::new(vec![t("a", "acme.test"), t("b", "ACME.test")], vec![]).is_err());
+        assert!(
+            StaticConnections::new(vec![t("a", "acme.test"), t("b", "ACME.test")], vec![]).is_err()
+        );
         assert!(StaticConnections::new(vec![t("a", "gmail.com")], vec![]).is_err());
-        assert!(StaticConnections::new(vec![t("a", "acme.test"), t("b", "beta.test")], vec![]).is_ok());
+        assert!(
+            StaticConnections::new(vec![t("a", "acme.test"), t("b", "beta.test")], vec![]).is_ok()
+        );
     }
 }

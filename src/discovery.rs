@@ -35,12 +35,47 @@ pub enum Discovered {
 /// Mail providers anyone can get an address at. They are never a tenant's
 /// verified domain and never route.
 const CONSUMER_DOMAINS: &[&str] = &[
-    "163.com", "aim.com", "aol.com", "fastmail.com", "gmail.com", "gmx.com", "gmx.de", "gmx.net",
-    "googlemail.com", "hey.com", "hotmail.co.uk", "hotmail.com", "hotmail.de", "hotmail.fr",
-    "icloud.com", "inbox.com", "live.com", "mac.com", "mail.com", "mail.ru", "me.com", "msn.com",
-    "naver.com", "outlook.com", "outlook.de", "pm.me", "proton.me", "protonmail.com", "qq.com",
-    "rocketmail.com", "t-online.de", "tutanota.com", "web.de", "yahoo.co.uk", "yahoo.com",
-    "yahoo.de", "yahoo.fr", "yandex.com", "yandex.ru", "ymail.com", "zoho.com",
+    "163.com",
+    "aim.com",
+    "aol.com",
+    "fastmail.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "googlemail.com",
+    "hey.com",
+    "hotmail.co.uk",
+    "hotmail.com",
+    "hotmail.de",
+    "hotmail.fr",
+    "icloud.com",
+    "inbox.com",
+    "live.com",
+    "mac.com",
+    "mail.com",
+    "mail.ru",
+    "me.com",
+    "msn.com",
+    "naver.com",
+    "outlook.com",
+    "outlook.de",
+    "pm.me",
+    "proton.me",
+    "protonmail.com",
+    "qq.com",
+    "rocketmail.com",
+    "t-online.de",
+    "tutanota.com",
+    "web.de",
+    "yahoo.co.uk",
+    "yahoo.com",
+    "yahoo.de",
+    "yahoo.fr",
+    "yandex.com",
+    "yandex.ru",
+    "ymail.com",
+    "zoho.com",
 ];
 
 /// Whether `domain` belongs to a consumer mail provider.
@@ -53,7 +88,10 @@ pub fn is_consumer_domain(domain: &str) -> bool {
 pub async fn discover(store: &dyn ConnectionStore, hint: &LoginHint) -> Result<Discovered, Error> {
     let tenant = match hint {
         LoginHint::Connection(id) => {
-            let conn = store.connection(id).await?.ok_or(BadRequest::NoConnection)?;
+            let conn = store
+                .connection(id)
+                .await?
+                .ok_or(BadRequest::NoConnection)?;
             if !conn.enabled {
                 return Err(BadRequest::ConnectionDisabled.into());
             }

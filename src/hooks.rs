@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::error::HookError;
 use crate::secret::SecretString;
-use crate::types::{ConnectionId, IdentityKey, LocalUser, TenantId, TraceId, UserId, normalize_email};
+use crate::types::{
+    ConnectionId, IdentityKey, LocalUser, TenantId, TraceId, UserId, normalize_email,
+};
 
 /// What happened when an identity was linked to a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,18 +49,33 @@ pub struct NewUser {
 #[async_trait]
 pub trait UserDirectory: Send + Sync {
     /// The user an external identity is linked to.
-    async fn find_by_identity(&self, identity: &IdentityKey) -> Result<Option<LocalUser>, HookError>;
+    async fn find_by_identity(
+        &self,
+        identity: &IdentityKey,
+    ) -> Result<Option<LocalUser>, HookError>;
 
     /// Every user of `tenant` whose e-mail equals `email` (case-insensitively,
     /// ignoring surrounding white space), active or not.
-    async fn find_by_email(&self, tenant: &TenantId, email: &str) -> Result<Vec<LocalUser>, HookError>;
+    async fn find_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Vec<LocalUser>, HookError>;
 
     /// A user by id within a tenant.
-    async fn find_by_id(&self, tenant: &TenantId, id: &UserId) -> Result<Option<LocalUser>, HookError>;
+    async fn find_by_id(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<LocalUser>, HookError>;
 
     /// Links an external identity to a user. Must not move an identity that is
     /// linked to another user.
-    async fn link_identity(&self, user: &UserId, identity: &IdentityKey) -> Result<LinkResult, HookError>;
+    async fn link_identity(
+        &self,
+        user: &UserId,
+        identity: &IdentityKey,
+    ) -> Result<LinkResult, HookError>;
 
     /// Creates a user in `tenant` and links `user.identity` to it. If the
     /// identity is linked already, returns that user instead of creating one.
@@ -97,7 +114,13 @@ impl MemoryDirectory {
     }
 
     /// Adds a local user (as the host's own sign-up would) and returns it.
-    pub fn add_user(&self, tenant: &str, email: &str, name: Option<&str>, active: bool) -> LocalUser {
+    pub fn add_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        name: Option<&str>,
+        active: bool,
+    ) -> LocalUser {
         let mut st = self.lock();
         st.next_id += 1;
         let user = LocalUser {
@@ -166,7 +189,10 @@ impl MemoryDirectory {
 
 #[async_trait]
 impl UserDirectory for MemoryDirectory {
-    async fn find_by_identity(&self, identity: &IdentityKey) -> Result<Option<LocalUser>, HookError> {
+    async fn find_by_identity(
+        &self,
+        identity: &IdentityKey,
+    ) -> Result<Option<LocalUser>, HookError> {
         let st = self.lock();
         Ok(st
             .links
@@ -175,7 +201,11 @@ impl UserDirectory for MemoryDirectory {
             .cloned())
     }
 
-    async fn find_by_email(&self, tenant: &TenantId, email: &str) -> Result<Vec<LocalUser>, HookError> {
+    async fn find_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Vec<LocalUser>, HookError> {
         let wanted = normalize_email(email);
         Ok(self
             .lock()
@@ -186,7 +216,11 @@ impl UserDirectory for MemoryDirectory {
             .collect())
     }
 
-    async fn find_by_id(&self, tenant: &TenantId, id: &UserId) -> Result<Option<LocalUser>, HookError> {
+    async fn find_by_id(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<LocalUser>, HookError> {
         Ok(self
             .lock()
             .users
@@ -195,7 +229,11 @@ impl UserDirectory for MemoryDirectory {
             .cloned())
     }
 
-    async fn link_identity(&self, user: &UserId, identity: &IdentityKey) -> Result<LinkResult, HookError> {
+    async fn link_identity(
+        &self,
+        user: &UserId,
+        identity: &IdentityKey,
+    ) -> Result<LinkResult, HookError> {
         let mut st = self.lock();
         if !st.users.iter().any(|u| &u.id == user) {
             return Err(HookError::new("no such user"));
@@ -301,7 +339,10 @@ impl MemoryMailer {
 
     /// Every mail sent so far, oldest first.
     pub fn sent(&self) -> Vec<Mail> {
-        self.outbox.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The newest mail, if any.
@@ -423,7 +464,10 @@ impl MemoryEvents {
 
     /// Every event so far.
     pub fn all(&self) -> Vec<Event> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The kinds of every event so far.

@@ -102,7 +102,9 @@ impl HttpClient for ReqwestClient {
             .content_length()
             .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
         {
-            return Err(HttpClientError::new(format!("response from {host} is too large")));
+            return Err(HttpClientError::new(format!(
+                "response from {host} is too large"
+            )));
         }
         let mut builder = http::Response::builder().status(resp.status());
         for (k, v) in resp.headers() {
@@ -115,7 +117,9 @@ impl HttpClient for ReqwestClient {
             .map_err(|_| HttpClientError::new(format!("reading the response from {host} failed")))?
         {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(HttpClientError::new(format!("response from {host} is too large")));
+                return Err(HttpClientError::new(format!(
+                    "response from {host} is too large"
+                )));
             }
             body.extend_from_slice(&chunk);
         }

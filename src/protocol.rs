@@ -113,7 +113,11 @@ impl CallbackParams {
 #[async_trait]
 pub trait IdpAdapter: Send + Sync {
     /// Builds the request that sends the browser to the IdP.
-    async fn start(&self, connection: &Connection, request: StartRequest<'_>) -> Result<Started, Error>;
+    async fn start(
+        &self,
+        connection: &Connection,
+        request: StartRequest<'_>,
+    ) -> Result<Started, Error>;
 
     /// Verifies the IdP's callback for a pending login and returns the
     /// identity. Everything in the result comes from verified data.

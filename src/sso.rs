@@ -14,9 +14,9 @@ use crate::connection::{Connection, ConnectionStore, ProtocolFamily};
 use crate::discovery::{Discovered, LoginHint, discover};
 use crate::error::{BadRequest, Error, ErrorKind, FlowError, LinkError, StoreError};
 use crate::flow::{
-    Begin, ChoiceOutcome, Choose, ConnectionChoice, Denied, LinkChoice, LinkOffer, LinkTicket, Outcome,
-    PendingLogin, PendingOffer, Redirect, SignInKind, SignedIn, browser_binding, mask_email, store_key,
-    validate_return_to,
+    Begin, ChoiceOutcome, Choose, ConnectionChoice, Denied, LinkChoice, LinkOffer, LinkTicket,
+    Outcome, PendingLogin, PendingOffer, Redirect, SignInKind, SignedIn, browser_binding,
+    mask_email, store_key, validate_return_to,
 };
 use crate::hooks::{
     Event, EventKind, EventSink, LinkResult, Mail, MailKind, Mailer, TracingEvents, UserDirectory,
@@ -85,7 +85,9 @@ pub struct SsoBuilder {
 
 impl std::fmt::Debug for SsoBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SsoBuilder").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("SsoBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,19 +131,22 @@ impl SsoBuilder {
     /// Checks the configuration and builds the instance.
     pub fn build(self) -> Result<Sso, Error> {
         let cfg = self.config;
-        let missing = |what: &str| Error::new(ErrorKind::Config(format!("SsoBuilder: {what} is required")));
-        if !matches!(cfg.public_url.scheme(), "http" | "https") || cfg.public_url.cannot_be_a_base() {
-            return Err(Error::new(ErrorKind::Config("public_url must be an http(s) base URL".into())));
+        let missing =
+            |what: &str| Error::new(ErrorKind::Config(format!("SsoBuilder: {what} is required")));
+        if !matches!(cfg.public_url.scheme(), "http" | "https") || cfg.public_url.cannot_be_a_base()
+        {
+            return Err(Error::new(ErrorKind::Config(
+                "public_url must be an http(s) base URL".into(),
+            )));
         }
         if cfg.link_ttl > Duration::from_secs(300) || cfg.link_ttl.is_zero() {
             return Err(Error::new(ErrorKind::Config(
                 "link_ttl must be between 1 second and 5 minutes".into(),
             )));
         }
-        let callback = cfg
-            .public_url
-            .join(&cfg.oidc_callback_path)
-            .map_err(|_| Error::new(ErrorKind::Config("oidc_callback_path is not a path".into())))?;
+        let callback = cfg.public_url.join(&cfg.oidc_callback_path).map_err(|_| {
+            Error::new(ErrorKind::Config("oidc_callback_path is not a path".into()))
+        })?;
         let link_confirm = cfg
             .public_url
             .join(&cfg.link_confirm_path)
@@ -165,9 +170,13 @@ impl SsoBuilder {
             inner: Arc::new(Inner {
                 callback,
                 link_confirm,
-                connections: self.connections.ok_or_else(|| missing("a connection store"))?,
+                connections: self
+                    .connections
+                    .ok_or_else(|| missing("a connection store"))?,
                 users: self.users.ok_or_else(|| missing("a user directory"))?,
-                flows: self.flows.unwrap_or_else(|| Arc::new(MemoryFlowStore::new())),
+                flows: self
+                    .flows
+                    .unwrap_or_else(|| Arc::new(MemoryFlowStore::new())),
                 mailer: self.mailer,
                 events: self.events.unwrap_or_else(|| Arc::new(TracingEvents)),
                 clock,
@@ -201,7 +210,9 @@ pub struct Sso {
 
 impl std::fmt::Debug for Sso {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sso").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("Sso")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -262,7 +273,10 @@ impl Sso {
                 .or(ctx.connection.map(|c| &c.tenant))
                 .or(ctx.user.map(|u| &u.tenant))
                 .cloned(),
-            connection: ctx.connection.map(|c| c.id.clone()).or(ctx.identity.map(|i| i.key.connection.clone())),
+            connection: ctx
+                .connection
+                .map(|c| c.id.clone())
+                .or(ctx.identity.map(|i| i.key.connection.clone())),
             user: ctx.user.map(|u| u.id.clone()),
             subject: ctx.identity.map(|i| i.key.subject.clone()),
             reason,
@@ -271,12 +285,18 @@ impl Sso {
     }
 
     fn fail(&self, err: Error, trace_id: &TraceId, ctx: &Ctx<'_>) -> Error {
-        self.emit(EventKind::LoginFailed, trace_id, ctx, Some(err.code().to_owned()));
+        self.emit(
+            EventKind::LoginFailed,
+            trace_id,
+            ctx,
+            Some(err.code().to_owned()),
+        );
         err.with_trace(trace_id)
     }
 
     async fn put<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(value).map_err(|e| StoreError::new(format!("encode: {e}")))?;
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| StoreError::new(format!("encode: {e}")))?;
         Ok(self.inner.flows.put(key, bytes, ttl).await?)
     }
 
@@ -290,12 +310,15 @@ impl Sso {
     }
 
     fn adapter(&self, conn: &Connection) -> Result<&Arc<dyn IdpAdapter>, Error> {
-        self.inner.adapters.get(&conn.protocol.family()).ok_or_else(|| {
-            Error::new(ErrorKind::Config(format!(
-                "connection {}: its protocol is not enabled in this build",
-                conn.id
-            )))
-        })
+        self.inner
+            .adapters
+            .get(&conn.protocol.family())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Config(format!(
+                    "connection {}: its protocol is not enabled in this build",
+                    conn.id
+                )))
+            })
     }
 
     /// Begins a login: finds the connection (home-realm discovery), stores the
@@ -313,20 +336,29 @@ impl Sso {
                 self.emit(
                     EventKind::ConnectionChoice,
                     &trace_id,
-                    &Ctx { tenant: tenant.as_ref(), ..Ctx::default() },
+                    &Ctx {
+                        tenant: tenant.as_ref(),
+                        ..Ctx::default()
+                    },
                     None,
                 );
                 return Ok(Begin::Choose(Choose {
                     connections: list
                         .iter()
-                        .map(|c| ConnectionChoice { id: c.id.clone(), name: c.display_name.clone() })
+                        .map(|c| ConnectionChoice {
+                            id: c.id.clone(),
+                            name: c.display_name.clone(),
+                        })
                         .collect(),
                     trace_id,
                 }));
             }
             Err(e) => return Err(self.fail(e, &trace_id, &ctx)),
         };
-        let ctx = Ctx { connection: Some(&conn), ..Ctx::default() };
+        let ctx = Ctx {
+            connection: Some(&conn),
+            ..Ctx::default()
+        };
         let login_hint = match &request.hint {
             LoginHint::Email(e) => Some(e.trim()),
             _ => None,
@@ -339,7 +371,12 @@ impl Sso {
             .map_err(|e| self.fail(e, &trace_id, &ctx))?
             .start(
                 &conn,
-                StartRequest { redirect_uri: &self.inner.callback, state: &state, login_hint, now },
+                StartRequest {
+                    redirect_uri: &self.inner.callback,
+                    state: &state,
+                    login_hint,
+                    now,
+                },
             )
             .await
             .map_err(|e| self.fail(e, &trace_id, &ctx))?;
@@ -352,9 +389,13 @@ impl Sso {
             protocol: started.state,
             trace_id: trace_id.clone(),
         };
-        self.put(&store_key("login", &state), &pending, self.inner.config.login_ttl)
-            .await
-            .map_err(|e| self.fail(e, &trace_id, &ctx))?;
+        self.put(
+            &store_key("login", &state),
+            &pending,
+            self.inner.config.login_ttl,
+        )
+        .await
+        .map_err(|e| self.fail(e, &trace_id, &ctx))?;
         self.emit(EventKind::LoginStarted, &trace_id, &ctx, None);
         Ok(Begin::Redirect(Redirect {
             url: started.url,
@@ -369,7 +410,11 @@ impl Sso {
     ///
     /// The pending login is consumed whatever the result: a callback can be
     /// used once.
-    pub async fn complete_login(&self, params: &str, flow_cookie: Option<&str>) -> Result<Outcome, Error> {
+    pub async fn complete_login(
+        &self,
+        params: &str,
+        flow_cookie: Option<&str>,
+    ) -> Result<Outcome, Error> {
         let unknown = TraceId::random();
         let callback =
             CallbackParams::parse(params).map_err(|e| self.fail(e, &unknown, &Ctx::default()))?;
@@ -377,7 +422,11 @@ impl Sso {
             .require("state")
             .map_err(|e| self.fail(e, &unknown, &Ctx::default()))?;
         if state.len() > 512 {
-            return Err(self.fail(BadRequest::TooLarge("state").into(), &unknown, &Ctx::default()));
+            return Err(self.fail(
+                BadRequest::TooLarge("state").into(),
+                &unknown,
+                &Ctx::default(),
+            ));
         }
         let pending: PendingLogin = self
             .take(&store_key("login", state))
@@ -385,7 +434,10 @@ impl Sso {
             .map_err(|e| self.fail(e, &unknown, &Ctx::default()))?
             .ok_or_else(|| self.fail(FlowError::UnknownState.into(), &unknown, &Ctx::default()))?;
         let trace_id = pending.trace_id.clone();
-        let ctx = Ctx { tenant: Some(&pending.tenant), ..Ctx::default() };
+        let ctx = Ctx {
+            tenant: Some(&pending.tenant),
+            ..Ctx::default()
+        };
         let now = self.now();
         pending
             .check(flow_cookie, now)
@@ -398,13 +450,20 @@ impl Sso {
             .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
             .filter(|c| c.tenant == pending.tenant)
             .ok_or_else(|| self.fail(BadRequest::NoConnection.into(), &trace_id, &ctx))?;
-        let ctx = Ctx { connection: Some(&conn), ..Ctx::default() };
+        let ctx = Ctx {
+            connection: Some(&conn),
+            ..Ctx::default()
+        };
         if let Some(error) = callback.get("error") {
             let description = callback
                 .get("error_description")
                 .map(|d| d.chars().filter(|c| !c.is_control()).take(200).collect());
             let err = crate::error::IdpError::Authorization {
-                error: error.chars().filter(|c| c.is_ascii_graphic()).take(64).collect(),
+                error: error
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(64)
+                    .collect(),
                 description,
             };
             return Err(self.fail(err.into(), &trace_id, &ctx));
@@ -417,12 +476,21 @@ impl Sso {
             .map_err(|e| self.fail(e, &trace_id, &ctx))?;
         if identity.key.connection != conn.id {
             return Err(self.fail(
-                Error::new(ErrorKind::Config("adapter returned an identity of another connection".into())),
+                Error::new(ErrorKind::Config(
+                    "adapter returned an identity of another connection".into(),
+                )),
                 &trace_id,
                 &ctx,
             ));
         }
-        self.resolve(&conn, identity, pending.return_to, &pending.browser, trace_id).await
+        self.resolve(
+            &conn,
+            identity,
+            pending.return_to,
+            &pending.browser,
+            trace_id,
+        )
+        .await
     }
 
     async fn resolve(
@@ -433,7 +501,11 @@ impl Sso {
         browser: &str,
         trace_id: TraceId,
     ) -> Result<Outcome, Error> {
-        let ctx = Ctx { connection: Some(conn), identity: Some(&identity), ..Ctx::default() };
+        let ctx = Ctx {
+            connection: Some(conn),
+            identity: Some(&identity),
+            ..Ctx::default()
+        };
         let tenant = self
             .inner
             .connections
@@ -442,7 +514,10 @@ impl Sso {
             .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
             .ok_or_else(|| {
                 self.fail(
-                    Error::new(ErrorKind::Config(format!("tenant {} does not exist", conn.tenant))),
+                    Error::new(ErrorKind::Config(format!(
+                        "tenant {} does not exist",
+                        conn.tenant
+                    ))),
                     &trace_id,
                     &ctx,
                 )
@@ -463,7 +538,14 @@ impl Sso {
             _ => Vec::new(),
         };
         match policy::resolve(conn, &identity, linked, same_email) {
-            Resolution::SignIn(user) => Ok(self.signed_in(user, identity, SignInKind::Linked, return_to, trace_id, conn)),
+            Resolution::SignIn(user) => Ok(self.signed_in(
+                user,
+                identity,
+                SignInKind::Linked,
+                return_to,
+                trace_id,
+                conn,
+            )),
             Resolution::Provision(new) => {
                 let user = users
                     .provision(&conn.tenant, new)
@@ -472,10 +554,32 @@ impl Sso {
                 if !user.active {
                     // The identity was linked meanwhile to a disabled user:
                     // never reactivate.
-                    return Ok(self.denied(DenyReason::UserInactive, trace_id, &Ctx { user: Some(&user), ..ctx }));
+                    return Ok(self.denied(
+                        DenyReason::UserInactive,
+                        trace_id,
+                        &Ctx {
+                            user: Some(&user),
+                            ..ctx
+                        },
+                    ));
                 }
-                self.emit(EventKind::Provisioned, &trace_id, &Ctx { user: Some(&user), ..ctx }, None);
-                Ok(self.signed_in(user, identity, SignInKind::Provisioned, return_to, trace_id, conn))
+                self.emit(
+                    EventKind::Provisioned,
+                    &trace_id,
+                    &Ctx {
+                        user: Some(&user),
+                        ..ctx
+                    },
+                    None,
+                );
+                Ok(self.signed_in(
+                    user,
+                    identity,
+                    SignInKind::Provisioned,
+                    return_to,
+                    trace_id,
+                    conn,
+                ))
             }
             Resolution::OfferLink(user) => {
                 let offer = random_token(32);
@@ -488,10 +592,22 @@ impl Sso {
                     return_to,
                     trace_id: trace_id.clone(),
                 };
-                self.put(&store_key("offer", &offer), &pending, self.inner.config.offer_ttl)
-                    .await
-                    .map_err(|e| self.fail(e, &trace_id, &ctx))?;
-                self.emit(EventKind::LinkOffered, &trace_id, &Ctx { user: Some(&user), ..ctx }, None);
+                self.put(
+                    &store_key("offer", &offer),
+                    &pending,
+                    self.inner.config.offer_ttl,
+                )
+                .await
+                .map_err(|e| self.fail(e, &trace_id, &ctx))?;
+                self.emit(
+                    EventKind::LinkOffered,
+                    &trace_id,
+                    &Ctx {
+                        user: Some(&user),
+                        ..ctx
+                    },
+                    None,
+                );
                 Ok(Outcome::LinkOffered(LinkOffer {
                     offer: SecretString::new(offer),
                     masked_email: mask_email(&user.email),
@@ -508,7 +624,12 @@ impl Sso {
     /// `flow_cookie` the browser's flow cookie. For [`LinkChoice::Link`] a
     /// single-use confirmation link, valid 5 minutes, is mailed to the
     /// existing account's own address. The offer is consumed either way.
-    pub async fn choose(&self, offer: &str, flow_cookie: Option<&str>, choice: LinkChoice) -> Result<ChoiceOutcome, Error> {
+    pub async fn choose(
+        &self,
+        offer: &str,
+        flow_cookie: Option<&str>,
+        choice: LinkChoice,
+    ) -> Result<ChoiceOutcome, Error> {
         let unknown = TraceId::random();
         if offer.is_empty() || offer.len() > 512 {
             return Err(self.fail(FlowError::UnknownOffer.into(), &unknown, &Ctx::default()));
@@ -520,8 +641,14 @@ impl Sso {
             .ok_or_else(|| self.fail(FlowError::UnknownOffer.into(), &unknown, &Ctx::default()))?;
         let trace_id = pending.trace_id.clone();
         let now = self.now();
-        let ctx = Ctx { tenant: Some(&pending.tenant), identity: Some(&pending.identity), ..Ctx::default() };
-        pending.check(flow_cookie, now).map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
+        let ctx = Ctx {
+            tenant: Some(&pending.tenant),
+            identity: Some(&pending.identity),
+            ..Ctx::default()
+        };
+        pending
+            .check(flow_cookie, now)
+            .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
         let conn = self
             .inner
             .connections
@@ -530,9 +657,16 @@ impl Sso {
             .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
             .filter(|c| c.tenant == pending.tenant)
             .ok_or_else(|| self.fail(BadRequest::NoConnection.into(), &trace_id, &ctx))?;
-        let ctx = Ctx { connection: Some(&conn), ..ctx };
+        let ctx = Ctx {
+            connection: Some(&conn),
+            ..ctx
+        };
         if !conn.enabled {
-            return Ok(ChoiceOutcome::Outcome(self.denied(DenyReason::ConnectionDisabled, trace_id, &ctx)));
+            return Ok(ChoiceOutcome::Outcome(self.denied(
+                DenyReason::ConnectionDisabled,
+                trace_id,
+                &ctx,
+            )));
         }
         match choice {
             LinkChoice::NewAccount => {
@@ -546,9 +680,21 @@ impl Sso {
                     .await
                     .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
                 if !user.active {
-                    return Ok(ChoiceOutcome::Outcome(self.denied(DenyReason::UserInactive, trace_id, &ctx)));
+                    return Ok(ChoiceOutcome::Outcome(self.denied(
+                        DenyReason::UserInactive,
+                        trace_id,
+                        &ctx,
+                    )));
                 }
-                self.emit(EventKind::Provisioned, &trace_id, &Ctx { user: Some(&user), ..ctx }, None);
+                self.emit(
+                    EventKind::Provisioned,
+                    &trace_id,
+                    &Ctx {
+                        user: Some(&user),
+                        ..ctx
+                    },
+                    None,
+                );
                 Ok(ChoiceOutcome::Outcome(self.signed_in(
                     user,
                     pending.identity,
@@ -561,7 +707,9 @@ impl Sso {
             LinkChoice::Link => {
                 let mailer = self.inner.mailer.as_ref().ok_or_else(|| {
                     self.fail(
-                        Error::new(ErrorKind::Config("linking needs a Mailer (SsoBuilder::mailer)".into())),
+                        Error::new(ErrorKind::Config(
+                            "linking needs a Mailer (SsoBuilder::mailer)".into(),
+                        )),
                         &trace_id,
                         &ctx,
                     )
@@ -577,7 +725,10 @@ impl Sso {
                     return Ok(ChoiceOutcome::Outcome(self.denied(
                         DenyReason::UserInactive,
                         trace_id,
-                        &Ctx { user: Some(&user), ..ctx },
+                        &Ctx {
+                            user: Some(&user),
+                            ..ctx
+                        },
                     )));
                 }
                 let token = random_token(32);
@@ -592,13 +743,22 @@ impl Sso {
                     return_to: pending.return_to,
                     trace_id: trace_id.clone(),
                 };
-                self.put(&store_key("link", &token), &ticket, ttl + Duration::from_secs(60))
-                    .await
-                    .map_err(|e| self.fail(e, &trace_id, &ctx))?;
+                self.put(
+                    &store_key("link", &token),
+                    &ticket,
+                    ttl + Duration::from_secs(60),
+                )
+                .await
+                .map_err(|e| self.fail(e, &trace_id, &ctx))?;
                 let mut link = self.inner.link_confirm.clone();
                 link.query_pairs_mut().append_pair("token", &token);
                 let app = &self.inner.config.app_name;
-                let idp_email = pending.identity.profile.email.as_deref().unwrap_or("(no e-mail)");
+                let idp_email = pending
+                    .identity
+                    .profile
+                    .email
+                    .as_deref()
+                    .unwrap_or("(no e-mail)");
                 let body = format!(
                     "Someone signing in to {app} through single sign-on ({conn_name}, as {idp_email}) asked to \
                      link that identity to your account {to}.\n\nIf this was you, open this link in the same \
@@ -618,7 +778,15 @@ impl Sso {
                     })
                     .await
                     .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
-                self.emit(EventKind::LinkRequested, &trace_id, &Ctx { user: Some(&user), ..ctx }, None);
+                self.emit(
+                    EventKind::LinkRequested,
+                    &trace_id,
+                    &Ctx {
+                        user: Some(&user),
+                        ..ctx
+                    },
+                    None,
+                );
                 Ok(ChoiceOutcome::LinkMailed {
                     masked_email: mask_email(&user.email),
                     valid_for_secs: ttl.as_secs(),
@@ -632,7 +800,11 @@ impl Sso {
     /// the browser's flow cookie (the link works only in the browser that
     /// asked for it). Links the identity to the account and signs in.
     /// The token is consumed whatever the result.
-    pub async fn confirm_link(&self, token: &str, flow_cookie: Option<&str>) -> Result<Outcome, Error> {
+    pub async fn confirm_link(
+        &self,
+        token: &str,
+        flow_cookie: Option<&str>,
+    ) -> Result<Outcome, Error> {
         let unknown = TraceId::random();
         if token.is_empty() || token.len() > 512 {
             return Err(self.link_refused(LinkError::Invalid, &unknown, &Ctx::default()));
@@ -643,7 +815,11 @@ impl Sso {
             .map_err(|e| self.fail(e, &unknown, &Ctx::default()))?
             .ok_or_else(|| self.link_refused(LinkError::Invalid, &unknown, &Ctx::default()))?;
         let trace_id = ticket.trace_id.clone();
-        let ctx = Ctx { tenant: Some(&ticket.tenant), identity: Some(&ticket.identity), ..Ctx::default() };
+        let ctx = Ctx {
+            tenant: Some(&ticket.tenant),
+            identity: Some(&ticket.identity),
+            ..Ctx::default()
+        };
         ticket
             .check(flow_cookie, self.now())
             .map_err(|e| self.link_refused(e, &trace_id, &ctx))?;
@@ -655,7 +831,10 @@ impl Sso {
             .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
             .filter(|c| c.tenant == ticket.tenant)
             .ok_or_else(|| self.fail(BadRequest::NoConnection.into(), &trace_id, &ctx))?;
-        let ctx = Ctx { connection: Some(&conn), ..ctx };
+        let ctx = Ctx {
+            connection: Some(&conn),
+            ..ctx
+        };
         if !conn.enabled {
             return Ok(self.denied(DenyReason::ConnectionDisabled, trace_id, &ctx));
         }
@@ -671,7 +850,10 @@ impl Sso {
         let Some(user) = user else {
             return Err(self.link_refused(LinkError::AccountChanged, &trace_id, &ctx));
         };
-        let ctx = Ctx { user: Some(&user), ..ctx };
+        let ctx = Ctx {
+            user: Some(&user),
+            ..ctx
+        };
         if !user.active {
             return Ok(self.denied(DenyReason::UserInactive, trace_id, &ctx));
         }
@@ -688,19 +870,41 @@ impl Sso {
             }
         }
         self.emit(EventKind::LinkConfirmed, &trace_id, &ctx, None);
-        Ok(self.signed_in(user, ticket.identity, SignInKind::LinkConfirmed, ticket.return_to, trace_id, &conn))
+        Ok(self.signed_in(
+            user,
+            ticket.identity,
+            SignInKind::LinkConfirmed,
+            ticket.return_to,
+            trace_id,
+            &conn,
+        ))
     }
 
     fn link_refused(&self, err: LinkError, trace_id: &TraceId, ctx: &Ctx<'_>) -> Error {
-        self.emit(EventKind::LinkRefused, trace_id, ctx, Some(format!("{err:?}")));
+        self.emit(
+            EventKind::LinkRefused,
+            trace_id,
+            ctx,
+            Some(format!("{err:?}")),
+        );
         Error::from(err).with_trace(trace_id)
     }
 
     fn denied(&self, reason: DenyReason, trace_id: TraceId, ctx: &Ctx<'_>) -> Outcome {
         if reason == DenyReason::DuplicateEmail {
-            self.emit(EventKind::DuplicateEmail, &trace_id, ctx, Some(reason.code().to_owned()));
+            self.emit(
+                EventKind::DuplicateEmail,
+                &trace_id,
+                ctx,
+                Some(reason.code().to_owned()),
+            );
         }
-        self.emit(EventKind::Denied, &trace_id, ctx, Some(reason.code().to_owned()));
+        self.emit(
+            EventKind::Denied,
+            &trace_id,
+            ctx,
+            Some(reason.code().to_owned()),
+        );
         Outcome::Denied(Denied { reason, trace_id })
     }
 
@@ -716,7 +920,12 @@ impl Sso {
         self.emit(
             EventKind::SignedIn,
             &trace_id,
-            &Ctx { connection: Some(conn), user: Some(&user), identity: Some(&identity), ..Ctx::default() },
+            &Ctx {
+                connection: Some(conn),
+                user: Some(&user),
+                identity: Some(&identity),
+                ..Ctx::default()
+            },
             Some(format!("{kind:?}").to_lowercase()),
         );
         Outcome::SignedIn(SignedIn {

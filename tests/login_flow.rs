@@ -68,22 +68,36 @@ async fn jit_creates_the_user_from_the_template() {
 
 #[tokio::test]
 async fn role_map_overrides_the_template_role() {
-    let h = Harness::with(Options { role_map: vec![("admins".into(), "admin".into())], ..Options::default() }).await;
+    let h = Harness::with(Options {
+        role_map: vec![("admins".into(), "admin".into())],
+        ..Options::default()
+    })
+    .await;
     let s = signed_in(h.login("erin@acme.test").await);
     assert_eq!(s.user.role.as_deref(), Some("admin"));
 }
 
 #[tokio::test]
 async fn jit_off_denies_unknown_users() {
-    let h = Harness::with(Options { jit: false, ..Options::default() }).await;
-    assert_eq!(denied(h.login("dave@acme.test").await), DenyReason::NotProvisioned);
+    let h = Harness::with(Options {
+        jit: false,
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        denied(h.login("dave@acme.test").await),
+        DenyReason::NotProvisioned
+    );
     assert_eq!(h.users.users().len(), 5);
 }
 
 #[tokio::test]
 async fn duplicate_email_is_denied_with_an_audit_event() {
     let h = Harness::new().await;
-    assert_eq!(denied(h.login("bob@acme.test").await), DenyReason::DuplicateEmail);
+    assert_eq!(
+        denied(h.login("bob@acme.test").await),
+        DenyReason::DuplicateEmail
+    );
     let kinds = h.events.kinds();
     assert!(kinds.contains(&EventKind::DuplicateEmail), "{kinds:?}");
     assert!(h.mailer.sent().is_empty());
@@ -92,11 +106,28 @@ async fn duplicate_email_is_denied_with_an_audit_event() {
 #[tokio::test]
 async fn inactive_user_is_denied_and_stays_inactive() {
     let h = Harness::new().await;
-    assert_eq!(denied(h.login("carol@acme.test").await), DenyReason::UserInactive);
+    assert_eq!(
+        denied(h.login("carol@acme.test").await),
+        DenyReason::UserInactive
+    );
     // Also when the disabled user is already linked.
-    let carol = h.users.users().into_iter().find(|u| u.email == "carol@acme.test").unwrap();
-    h.users.link(&carol.id, IdentityKey { connection: common::CONNECTION.into(), subject: "dev|carol@acme.test".into() });
-    assert_eq!(denied(h.login("carol@acme.test").await), DenyReason::UserInactive);
+    let carol = h
+        .users
+        .users()
+        .into_iter()
+        .find(|u| u.email == "carol@acme.test")
+        .unwrap();
+    h.users.link(
+        &carol.id,
+        IdentityKey {
+            connection: common::CONNECTION.into(),
+            subject: "dev|carol@acme.test".into(),
+        },
+    );
+    assert_eq!(
+        denied(h.login("carol@acme.test").await),
+        DenyReason::UserInactive
+    );
     assert!(!h.users.user(&carol.id).unwrap().active);
 }
 
@@ -105,14 +136,28 @@ async fn disabled_linked_user_is_never_reactivated_by_jit() {
     let h = Harness::new().await;
     let s = signed_in(h.login("dave@acme.test").await);
     h.users.set_active(&s.user.id, false);
-    assert_eq!(denied(h.login("dave@acme.test").await), DenyReason::UserInactive);
-    assert_eq!(h.users.users().len(), 6, "no replacement account is created");
+    assert_eq!(
+        denied(h.login("dave@acme.test").await),
+        DenyReason::UserInactive
+    );
+    assert_eq!(
+        h.users.users().len(),
+        6,
+        "no replacement account is created"
+    );
 }
 
 #[tokio::test]
 async fn group_not_allowed_is_denied() {
-    let h = Harness::with(Options { allowed_groups: vec!["engineering".into()], ..Options::default() }).await;
-    assert_eq!(denied(h.login("dave@acme.test").await), DenyReason::GroupNotAllowed);
+    let h = Harness::with(Options {
+        allowed_groups: vec!["engineering".into()],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(
+        denied(h.login("dave@acme.test").await),
+        DenyReason::GroupNotAllowed
+    );
     let s = signed_in(h.login("erin@acme.test").await);
     assert_eq!(s.kind, SignInKind::Provisioned);
 }
@@ -123,7 +168,10 @@ async fn email_outside_the_tenants_domains_is_denied() {
     // The IdP (whose admin can mint any address) asserts mallory@evil.test.
     let started = h.begin("someone@acme.test").await;
     let q = h.idp_sign_in(&started, "mallory@evil.test");
-    assert_eq!(denied(h.sso.complete_login(&q, Some(&started.cookie)).await), DenyReason::EmailDomainNotOwned);
+    assert_eq!(
+        denied(h.sso.complete_login(&q, Some(&started.cookie)).await),
+        DenyReason::EmailDomainNotOwned
+    );
 }
 
 #[tokio::test]
@@ -142,11 +190,22 @@ async fn unverified_email_never_links() {
 #[tokio::test]
 async fn link_flow_links_after_mailed_confirmation() {
     let h = Harness::new().await;
-    let ann = h.users.users().into_iter().find(|u| u.email == "ann@acme.test").unwrap();
+    let ann = h
+        .users
+        .users()
+        .into_iter()
+        .find(|u| u.email == "ann@acme.test")
+        .unwrap();
     let (token, cookie) = h.request_link("ann@acme.test").await;
     let mail = h.mailer.last().unwrap();
-    assert_eq!(mail.to, "ann@acme.test", "mailed to the local account, not the IdP");
-    assert!(format!("{mail:?}").find(&token).is_none(), "Debug redacts the token");
+    assert_eq!(
+        mail.to, "ann@acme.test",
+        "mailed to the local account, not the IdP"
+    );
+    assert!(
+        format!("{mail:?}").find(&token).is_none(),
+        "Debug redacts the token"
+    );
     // Not linked before confirmation.
     assert!(h.users.identities_of(&ann.id).is_empty());
     let s = signed_in(h.sso.confirm_link(&token, Some(&cookie)).await);
@@ -154,9 +213,17 @@ async fn link_flow_links_after_mailed_confirmation() {
     assert_eq!(s.user.id, ann.id);
     assert_eq!(h.users.identities_of(&ann.id).len(), 1);
     // Next login signs in directly.
-    assert_eq!(signed_in(h.login("ann@acme.test").await).kind, SignInKind::Linked);
+    assert_eq!(
+        signed_in(h.login("ann@acme.test").await).kind,
+        SignInKind::Linked
+    );
     let kinds = h.events.kinds();
-    for k in [EventKind::LinkOffered, EventKind::LinkRequested, EventKind::LinkConfirmed, EventKind::SignedIn] {
+    for k in [
+        EventKind::LinkOffered,
+        EventKind::LinkRequested,
+        EventKind::LinkConfirmed,
+        EventKind::SignedIn,
+    ] {
         assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
     }
 }
@@ -175,8 +242,16 @@ async fn link_token_is_refused_at_5_01() {
     let (token, cookie) = h.request_link("ann@acme.test").await;
     h.clock.advance(Duration::from_secs(301));
     let err = h.sso.confirm_link(&token, Some(&cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Link(LinkError::Expired)), "{err}");
-    let ann = h.users.users().into_iter().find(|u| u.email == "ann@acme.test").unwrap();
+    assert!(
+        matches!(err.kind(), ErrorKind::Link(LinkError::Expired)),
+        "{err}"
+    );
+    let ann = h
+        .users
+        .users()
+        .into_iter()
+        .find(|u| u.email == "ann@acme.test")
+        .unwrap();
     assert!(h.users.identities_of(&ann.id).is_empty());
 }
 
@@ -186,7 +261,10 @@ async fn link_token_is_single_use() {
     let (token, cookie) = h.request_link("ann@acme.test").await;
     signed_in(h.sso.confirm_link(&token, Some(&cookie)).await);
     let err = h.sso.confirm_link(&token, Some(&cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Link(LinkError::Invalid)), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Link(LinkError::Invalid)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -195,11 +273,26 @@ async fn link_token_works_only_in_the_browser_that_asked() {
     let (token, _cookie) = h.request_link("ann@acme.test").await;
     // Another browser (e.g. the victim clicking a link an attacker requested).
     let other = h.begin("dave@acme.test").await;
-    let err = h.sso.confirm_link(&token, Some(&other.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Link(LinkError::BrowserMismatch)), "{err}");
+    let err = h
+        .sso
+        .confirm_link(&token, Some(&other.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Link(LinkError::BrowserMismatch)),
+        "{err}"
+    );
     let err = h.sso.confirm_link(&token, None).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Link(LinkError::Invalid)), "consumed: {err}");
-    let ann = h.users.users().into_iter().find(|u| u.email == "ann@acme.test").unwrap();
+    assert!(
+        matches!(err.kind(), ErrorKind::Link(LinkError::Invalid)),
+        "consumed: {err}"
+    );
+    let ann = h
+        .users
+        .users()
+        .into_iter()
+        .find(|u| u.email == "ann@acme.test")
+        .unwrap();
     assert!(h.users.identities_of(&ann.id).is_empty());
 }
 
@@ -207,11 +300,19 @@ async fn link_token_works_only_in_the_browser_that_asked() {
 async fn link_token_is_bound_to_the_user_it_was_sent_to() {
     let h = Harness::new().await;
     let (token, cookie) = h.request_link("ann@acme.test").await;
-    let ann = h.users.users().into_iter().find(|u| u.email == "ann@acme.test").unwrap();
+    let ann = h
+        .users
+        .users()
+        .into_iter()
+        .find(|u| u.email == "ann@acme.test")
+        .unwrap();
     // The account's address changed after the mail went out.
     h.users.set_email(&ann.id, "ann.new@acme.test");
     let err = h.sso.confirm_link(&token, Some(&cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Link(LinkError::AccountChanged)), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Link(LinkError::AccountChanged)),
+        "{err}"
+    );
     assert!(h.users.identities_of(&ann.id).is_empty());
 }
 
@@ -221,10 +322,27 @@ async fn link_token_is_bound_to_the_identity_it_was_issued_for() {
     let (token, cookie) = h.request_link("ann@acme.test").await;
     // Meanwhile the external identity got linked to another user.
     let dave = h.users.add_user("acme", "dave2@acme.test", None, true);
-    h.users.link(&dave.id, IdentityKey { connection: common::CONNECTION.into(), subject: "dev|ann@acme.test".into() });
+    h.users.link(
+        &dave.id,
+        IdentityKey {
+            connection: common::CONNECTION.into(),
+            subject: "dev|ann@acme.test".into(),
+        },
+    );
     let err = h.sso.confirm_link(&token, Some(&cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Link(LinkError::IdentityLinkedElsewhere)), "{err}");
-    let ann = h.users.users().into_iter().find(|u| u.email == "ann@acme.test").unwrap();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::Link(LinkError::IdentityLinkedElsewhere)
+        ),
+        "{err}"
+    );
+    let ann = h
+        .users
+        .users()
+        .into_iter()
+        .find(|u| u.email == "ann@acme.test")
+        .unwrap();
     assert!(h.users.identities_of(&ann.id).is_empty());
 }
 
@@ -233,7 +351,10 @@ async fn garbage_link_tokens_are_refused() {
     let h = Harness::new().await;
     for t in ["", "x", &"a".repeat(10_000), "../../etc", "\u{0}"] {
         let err = h.sso.confirm_link(t, Some("c")).await.unwrap_err();
-        assert!(matches!(err.kind(), ErrorKind::Link(LinkError::Invalid)), "{err}");
+        assert!(
+            matches!(err.kind(), ErrorKind::Link(LinkError::Invalid)),
+            "{err}"
+        );
     }
 }
 
@@ -242,19 +363,47 @@ async fn new_account_choice_only_where_allowed() {
     let h = Harness::new().await;
     let started = h.begin("ann@acme.test").await;
     let q = h.idp_sign_in(&started, "ann@acme.test");
-    let Ok(Outcome::LinkOffered(offer)) = h.sso.complete_login(&q, Some(&started.cookie)).await else { panic!() };
+    let Ok(Outcome::LinkOffered(offer)) = h.sso.complete_login(&q, Some(&started.cookie)).await
+    else {
+        panic!()
+    };
     assert!(!offer.allow_new_account);
-    let err = h.sso.choose(offer.offer.expose(), Some(&started.cookie), LinkChoice::NewAccount).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::ChoiceNotAllowed)));
+    let err = h
+        .sso
+        .choose(
+            offer.offer.expose(),
+            Some(&started.cookie),
+            LinkChoice::NewAccount,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::Flow(FlowError::ChoiceNotAllowed)
+    ));
 
-    let h = Harness::with(Options { offer_new_account: true, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        offer_new_account: true,
+        ..Options::default()
+    })
+    .await;
     let started = h.begin("ann@acme.test").await;
     let q = h.idp_sign_in(&started, "ann@acme.test");
-    let Ok(Outcome::LinkOffered(offer)) = h.sso.complete_login(&q, Some(&started.cookie)).await else { panic!() };
+    let Ok(Outcome::LinkOffered(offer)) = h.sso.complete_login(&q, Some(&started.cookie)).await
+    else {
+        panic!()
+    };
     assert!(offer.allow_new_account);
     // The offer is bound to the browser too.
-    let err = h.sso.choose(offer.offer.expose(), Some("other"), LinkChoice::Link).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::BrowserMismatch)));
+    let err = h
+        .sso
+        .choose(offer.offer.expose(), Some("other"), LinkChoice::Link)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::Flow(FlowError::BrowserMismatch)
+    ));
 }
 
 // ---- callback binding ----
@@ -264,11 +413,32 @@ async fn missing_or_wrong_state_is_refused() {
     let h = Harness::new().await;
     let started = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&started, "dave@acme.test");
-    let code = url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let err = h.sso.complete_login(&format!("code={code}"), Some(&started.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::BadRequest(BadRequest::MissingParameter("state"))), "{err}");
-    let err = h.sso.complete_login(&format!("code={code}&state=forged"), Some(&started.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownState)), "{err}");
+    let code = url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let err = h
+        .sso
+        .complete_login(&format!("code={code}"), Some(&started.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::BadRequest(BadRequest::MissingParameter("state"))
+        ),
+        "{err}"
+    );
+    let err = h
+        .sso
+        .complete_login(&format!("code={code}&state=forged"), Some(&started.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownState)),
+        "{err}"
+    );
     // The real callback still works: bad input changed nothing.
     signed_in(h.sso.complete_login(&q, Some(&started.cookie)).await);
 }
@@ -279,8 +449,15 @@ async fn replayed_callback_is_refused() {
     let started = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&started, "dave@acme.test");
     signed_in(h.sso.complete_login(&q, Some(&started.cookie)).await);
-    let err = h.sso.complete_login(&q, Some(&started.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownState)), "{err}");
+    let err = h
+        .sso
+        .complete_login(&q, Some(&started.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownState)),
+        "{err}"
+    );
     assert!(err.trace_id().is_some());
 }
 
@@ -291,10 +468,20 @@ async fn callback_in_another_browser_is_refused() {
     let attacker = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&attacker, "dave@acme.test");
     let victim = h.begin("ann@acme.test").await;
-    let err = h.sso.complete_login(&q, Some(&victim.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::BrowserMismatch)), "{err}");
+    let err = h
+        .sso
+        .complete_login(&q, Some(&victim.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Flow(FlowError::BrowserMismatch)),
+        "{err}"
+    );
     let err = h.sso.complete_login(&q, None).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownState)), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownState)),
+        "{err}"
+    );
     assert_eq!(h.users.users().len(), 5, "nobody was provisioned");
 }
 
@@ -304,8 +491,15 @@ async fn expired_pending_login_is_refused() {
     let started = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&started, "dave@acme.test");
     h.clock.advance(Duration::from_secs(601));
-    let err = h.sso.complete_login(&q, Some(&started.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::Expired)), "{err}");
+    let err = h
+        .sso
+        .complete_login(&q, Some(&started.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Flow(FlowError::Expired)),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -314,19 +508,37 @@ async fn idp_error_and_issuer_mixup_are_refused() {
     h.provider().set_fault(Fault::DenyLogin, true);
     let started = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&started, "dave@acme.test");
-    let err = h.sso.complete_login(&q, Some(&started.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Idp(IdpError::Authorization { .. })), "{err}");
+    let err = h
+        .sso
+        .complete_login(&q, Some(&started.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Idp(IdpError::Authorization { .. })),
+        "{err}"
+    );
     h.provider().set_fault(Fault::DenyLogin, false);
 
     let started = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&started, "dave@acme.test");
     let mixed: String = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(url::form_urlencoded::parse(q.as_bytes()).map(|(k, v)| {
-            if k == "iss" { (k.into_owned(), "https://other-idp.example".to_owned()) } else { (k.into_owned(), v.into_owned()) }
+            if k == "iss" {
+                (k.into_owned(), "https://other-idp.example".to_owned())
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
         }))
         .finish();
-    let err = h.sso.complete_login(&mixed, Some(&started.cookie)).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Idp(IdpError::IssuerMismatch)), "{err}");
+    let err = h
+        .sso
+        .complete_login(&mixed, Some(&started.cookie))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Idp(IdpError::IssuerMismatch)),
+        "{err}"
+    );
 }
 
 // ---- ID token validation ----
@@ -335,33 +547,52 @@ async fn login_with_fault(fault: Fault) -> Result<Outcome, Error> {
     let h = Harness::new().await;
     h.provider().set_fault(fault, true);
     let r = h.login("dave@acme.test").await;
-    assert_eq!(h.users.users().len(), 5, "{fault:?}: nobody was provisioned");
+    assert_eq!(
+        h.users.users().len(),
+        5,
+        "{fault:?}: nobody was provisioned"
+    );
     r
 }
 
 #[tokio::test]
 async fn nonce_mismatch_is_refused() {
-    assert!(matches!(token_error(login_with_fault(Fault::WrongNonce).await), TokenError::NonceMismatch));
+    assert!(matches!(
+        token_error(login_with_fault(Fault::WrongNonce).await),
+        TokenError::NonceMismatch
+    ));
 }
 
 #[tokio::test]
 async fn wrong_issuer_is_refused() {
-    assert!(matches!(token_error(login_with_fault(Fault::WrongIssuer).await), TokenError::WrongIssuer));
+    assert!(matches!(
+        token_error(login_with_fault(Fault::WrongIssuer).await),
+        TokenError::WrongIssuer
+    ));
 }
 
 #[tokio::test]
 async fn wrong_audience_is_refused() {
-    assert!(matches!(token_error(login_with_fault(Fault::WrongAudience).await), TokenError::WrongAudience));
+    assert!(matches!(
+        token_error(login_with_fault(Fault::WrongAudience).await),
+        TokenError::WrongAudience
+    ));
 }
 
 #[tokio::test]
 async fn expired_token_is_refused() {
-    assert!(matches!(token_error(login_with_fault(Fault::ExpiredIdToken).await), TokenError::Expired));
+    assert!(matches!(
+        token_error(login_with_fault(Fault::ExpiredIdToken).await),
+        TokenError::Expired
+    ));
 }
 
 #[tokio::test]
 async fn alg_none_is_refused() {
-    assert!(matches!(token_error(login_with_fault(Fault::AlgNone).await), TokenError::UnsupportedAlgorithm(_)));
+    assert!(matches!(
+        token_error(login_with_fault(Fault::AlgNone).await),
+        TokenError::UnsupportedAlgorithm(_)
+    ));
 }
 
 #[tokio::test]
@@ -374,7 +605,10 @@ async fn hs256_keyed_with_the_public_key_is_refused() {
 
 #[tokio::test]
 async fn bad_signature_is_refused() {
-    assert!(matches!(token_error(login_with_fault(Fault::BadSignature).await), TokenError::BadSignature));
+    assert!(matches!(
+        token_error(login_with_fault(Fault::BadSignature).await),
+        TokenError::BadSignature
+    ));
 }
 
 #[tokio::test]
@@ -386,8 +620,13 @@ async fn es256_tokens_are_accepted() {
 
 #[tokio::test]
 async fn token_endpoint_errors_are_typed() {
-    let err = login_with_fault(Fault::TokenEndpointError).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Idp(IdpError::TokenEndpoint(c)) if c == "invalid_grant"), "{err}");
+    let err = login_with_fault(Fault::TokenEndpointError)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Idp(IdpError::TokenEndpoint(c)) if c == "invalid_grant"),
+        "{err}"
+    );
 }
 
 // ---- keys ----
@@ -399,11 +638,22 @@ async fn unknown_kid_refreshes_keys_after_rotation() {
     assert_eq!(h.provider().request_counts().jwks, 1);
     h.provider().rotate_keys();
     // Within the rate limit the new key is not fetched yet.
-    assert!(matches!(token_error(h.login("ann@acme.test").await), TokenError::UnknownKey { .. }));
-    assert_eq!(h.provider().request_counts().jwks, 1, "refresh is rate-limited");
+    assert!(matches!(
+        token_error(h.login("ann@acme.test").await),
+        TokenError::UnknownKey { .. }
+    ));
+    assert_eq!(
+        h.provider().request_counts().jwks,
+        1,
+        "refresh is rate-limited"
+    );
     h.advance(Duration::from_secs(301));
     signed_in(h.login("dave@acme.test").await);
-    assert_eq!(h.provider().request_counts().jwks, 2, "one refresh on the unknown kid");
+    assert_eq!(
+        h.provider().request_counts().jwks,
+        2,
+        "one refresh on the unknown kid"
+    );
 }
 
 #[tokio::test]
@@ -414,14 +664,20 @@ async fn provider_down_with_cached_keys_still_signs_in() {
     // Keys are a day old: a refresh is due and fails; the last good keys are used.
     h.advance(Duration::from_secs(25 * 3600));
     signed_in(h.login("dave@acme.test").await);
-    assert!(h.provider().request_counts().jwks >= 2, "a refresh was attempted");
+    assert!(
+        h.provider().request_counts().jwks >= 2,
+        "a refresh was attempted"
+    );
 }
 
 #[tokio::test]
 async fn unknown_kid_with_jwks_down_is_refused_not_panicking() {
     let h = Harness::new().await;
     h.provider().set_fault(Fault::UnknownKid, true);
-    assert!(matches!(token_error(h.login("dave@acme.test").await), TokenError::UnknownKey { .. }));
+    assert!(matches!(
+        token_error(h.login("dave@acme.test").await),
+        TokenError::UnknownKey { .. }
+    ));
 }
 
 #[tokio::test]
@@ -429,13 +685,20 @@ async fn discovery_down_is_a_typed_error() {
     let h = Harness::new().await;
     h.provider().set_fault(Fault::DiscoveryDown, true);
     let err = h.begin_with("dave@acme.test", None).await.err().unwrap();
-    assert!(matches!(err.kind(), ErrorKind::Idp(IdpError::Discovery(_))), "{err}");
+    assert!(
+        matches!(err.kind(), ErrorKind::Idp(IdpError::Discovery(_))),
+        "{err}"
+    );
     assert_eq!(err.status(), 502);
 }
 
 #[tokio::test]
 async fn thin_id_token_is_completed_from_userinfo() {
-    let h = Harness::with(Options { userinfo: true, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        userinfo: true,
+        ..Options::default()
+    })
+    .await;
     h.provider().set_fault(Fault::ThinIdToken, true);
     let s = signed_in(h.login("dave@acme.test").await);
     assert_eq!(s.user.email, "dave@acme.test");
@@ -446,14 +709,33 @@ async fn thin_id_token_is_completed_from_userinfo() {
 #[tokio::test]
 async fn open_redirects_are_refused() {
     let h = Harness::new().await;
-    for bad in ["//evil", "https://evil", "/\\evil", "//evil.example/x", "javascript:alert(1)"] {
-        let err = h.begin_with("dave@acme.test", Some(bad)).await.err().unwrap();
-        assert!(matches!(err.kind(), ErrorKind::BadRequest(BadRequest::OpenRedirect)), "{bad}: {err}");
+    for bad in [
+        "//evil",
+        "https://evil",
+        "/\\evil",
+        "//evil.example/x",
+        "javascript:alert(1)",
+    ] {
+        let err = h
+            .begin_with("dave@acme.test", Some(bad))
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err.kind(), ErrorKind::BadRequest(BadRequest::OpenRedirect)),
+            "{bad}: {err}"
+        );
     }
     assert_eq!(h.puts(), 0, "nothing stored");
-    let started = h.begin_with("dave@acme.test", Some("/reports?q=1")).await.unwrap();
+    let started = h
+        .begin_with("dave@acme.test", Some("/reports?q=1"))
+        .await
+        .unwrap();
     let q = h.idp_sign_in(&started, "dave@acme.test");
-    assert_eq!(signed_in(h.sso.complete_login(&q, Some(&started.cookie)).await).return_to, "/reports?q=1");
+    assert_eq!(
+        signed_in(h.sso.complete_login(&q, Some(&started.cookie)).await).return_to,
+        "/reports?q=1"
+    );
 }
 
 #[tokio::test]
@@ -492,7 +774,11 @@ async fn malformed_callbacks_are_typed_errors_and_change_nothing() {
         "error=access_denied",
     ];
     for q in cases {
-        let err = h.sso.complete_login(q, Some(&started.cookie)).await.unwrap_err();
+        let err = h
+            .sso
+            .complete_login(q, Some(&started.cookie))
+            .await
+            .unwrap_err();
         assert!((400..500).contains(&err.status()), "{q:?}: {err}");
     }
     assert_eq!(h.puts(), puts, "nothing was stored");
@@ -507,10 +793,21 @@ async fn errors_never_echo_secrets() {
     h.provider().set_fault(Fault::BadSignature, true);
     let started = h.begin("dave@acme.test").await;
     let q = h.idp_sign_in(&started, "dave@acme.test");
-    let code = url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "code").unwrap().1.into_owned();
-    let err = h.sso.complete_login(&q, Some(&started.cookie)).await.unwrap_err();
+    let code = url::form_urlencoded::parse(q.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let err = h
+        .sso
+        .complete_login(&q, Some(&started.cookie))
+        .await
+        .unwrap_err();
     let shown = format!("{err} {err:?}");
-    assert!(!shown.contains(&code) && !shown.contains(&started.cookie) && !shown.contains("app-secret"), "{shown}");
+    assert!(
+        !shown.contains(&code) && !shown.contains(&started.cookie) && !shown.contains("app-secret"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]
@@ -518,10 +815,23 @@ async fn every_outcome_has_a_trace_id_in_its_events() {
     let h = Harness::new().await;
     let s = signed_in(h.login("dave@acme.test").await);
     let events = h.events.all();
-    assert!(events.iter().any(|e| e.kind == EventKind::SignedIn && e.trace_id == s.trace_id));
-    assert!(events.iter().any(|e| e.kind == EventKind::LoginStarted && e.trace_id == s.trace_id));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::SignedIn && e.trace_id == s.trace_id)
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::LoginStarted && e.trace_id == s.trace_id)
+    );
     let d = h.login("bob@acme.test").await.unwrap();
-    assert!(h.events.all().iter().any(|e| e.kind == EventKind::Denied && &e.trace_id == d.trace_id()));
+    assert!(
+        h.events
+            .all()
+            .iter()
+            .any(|e| e.kind == EventKind::Denied && &e.trace_id == d.trace_id())
+    );
 }
 
 #[tokio::test]
@@ -529,10 +839,38 @@ async fn link_choice_outcome_reports_validity() {
     let h = Harness::new().await;
     let started = h.begin("ann@acme.test").await;
     let q = h.idp_sign_in(&started, "ann@acme.test");
-    let Ok(Outcome::LinkOffered(offer)) = h.sso.complete_login(&q, Some(&started.cookie)).await else { panic!() };
-    let c = h.sso.choose(offer.offer.expose(), Some(&started.cookie), LinkChoice::Link).await.unwrap();
-    assert!(matches!(c, ChoiceOutcome::LinkMailed { valid_for_secs: 300, .. }));
+    let Ok(Outcome::LinkOffered(offer)) = h.sso.complete_login(&q, Some(&started.cookie)).await
+    else {
+        panic!()
+    };
+    let c = h
+        .sso
+        .choose(
+            offer.offer.expose(),
+            Some(&started.cookie),
+            LinkChoice::Link,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        c,
+        ChoiceOutcome::LinkMailed {
+            valid_for_secs: 300,
+            ..
+        }
+    ));
     // The offer is single use.
-    let err = h.sso.choose(offer.offer.expose(), Some(&started.cookie), LinkChoice::Link).await.unwrap_err();
-    assert!(matches!(err.kind(), ErrorKind::Flow(FlowError::UnknownOffer)));
+    let err = h
+        .sso
+        .choose(
+            offer.offer.expose(),
+            Some(&started.cookie),
+            LinkChoice::Link,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        ErrorKind::Flow(FlowError::UnknownOffer)
+    ));
 }

@@ -14,7 +14,9 @@ use ssokit::flow::{ChoiceOutcome, FLOW_COOKIE, LinkOffer, Outcome, SignedIn};
 use ssokit::hooks::{MemoryDirectory, MemoryEvents, MemoryMailer};
 use ssokit::secret::random_token;
 use ssokit::testkit::{DevProvider, DevUser};
-use ssokit::{Begin, BeginLogin, ConnectionId, LinkChoice, LoginHint, StaticConnections, Sso, SsoConfig};
+use ssokit::{
+    Begin, BeginLogin, ConnectionId, LinkChoice, LoginHint, Sso, SsoConfig, StaticConnections,
+};
 use url::Url;
 
 use crate::config::DemoConfig;
@@ -43,8 +45,13 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(config: DemoConfig, addr: SocketAddr) -> Result<Self, String> {
-        let public_url = Url::parse(config.public_url.as_deref().unwrap_or(&format!("http://{addr}")))
-            .map_err(|_| "public_url is not a URL".to_owned())?;
+        let public_url = Url::parse(
+            config
+                .public_url
+                .as_deref()
+                .unwrap_or(&format!("http://{addr}")),
+        )
+        .map_err(|_| "public_url is not a URL".to_owned())?;
         let (tenants, connections) = config.validated()?;
         let store = StaticConnections::new(tenants, connections).map_err(|e| e.to_string())?;
         let users = MemoryDirectory::new();
@@ -64,10 +71,16 @@ impl AppState {
             .map_err(|_| "public_url is not a base URL".to_owned())?;
         let dev_idp = DevProvider::new(dev_issuer)
             .with_client("demo", "demo-secret", &[callback.as_str()])
-            .with_user(DevUser { name: "Ann Admin".into(), ..DevUser::new("ann@acme.test") })
+            .with_user(DevUser {
+                name: "Ann Admin".into(),
+                ..DevUser::new("ann@acme.test")
+            })
             .with_user(DevUser::new("bob@acme.test"))
             .with_user(DevUser::new("carol@acme.test"))
-            .with_user(DevUser { name: "Dave Newcomer".into(), ..DevUser::new("dave@acme.test").with_groups(["staff"]) });
+            .with_user(DevUser {
+                name: "Dave Newcomer".into(),
+                ..DevUser::new("dave@acme.test").with_groups(["staff"])
+            });
         let sso = Sso::builder(SsoConfig::new(public_url.clone()).app_name("the ssokit demo"))
             .connections(Arc::new(store))
             .users(Arc::new(users.clone()))
@@ -98,8 +111,10 @@ impl AppState {
 
     fn cookie_header(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure_cookies { "; Secure" } else { "" };
-        HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
-            .expect("cookie values are base64url")
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        ))
+        .expect("cookie values are base64url")
     }
 }
 
@@ -135,7 +150,11 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 fn error_page(err: &ssokit::Error) -> Response {
     let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let trace = err.trace_id().map(|t| t.to_string());
-    (status, Html(pages::error(&err.to_string(), trace.as_deref()))).into_response()
+    (
+        status,
+        Html(pages::error(&err.to_string(), trace.as_deref())),
+    )
+        .into_response()
 }
 
 async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
@@ -156,22 +175,41 @@ struct LoginForm {
 }
 
 async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> Response {
-    let hint = match (form.connection.filter(|c| !c.is_empty()), form.email.filter(|e| !e.trim().is_empty())) {
+    let hint = match (
+        form.connection.filter(|c| !c.is_empty()),
+        form.email.filter(|e| !e.trim().is_empty()),
+    ) {
         (Some(id), _) => LoginHint::Connection(ConnectionId::new(id)),
         (None, Some(email)) => LoginHint::Email(email.trim().to_owned()),
         (None, None) => {
-            return (StatusCode::BAD_REQUEST, Html(pages::error("Type your work e-mail address.", None))).into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(pages::error("Type your work e-mail address.", None)),
+            )
+                .into_response();
         }
     };
     let return_to = form.return_to.clone();
-    match st.sso.begin_login(BeginLogin { hint, return_to: form.return_to }).await {
+    match st
+        .sso
+        .begin_login(BeginLogin {
+            hint,
+            return_to: form.return_to,
+        })
+        .await
+    {
         Ok(Begin::Redirect(r)) => {
-            let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response();
-            resp.headers_mut()
-                .append(header::SET_COOKIE, st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600));
+            let mut resp =
+                (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response();
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
+            );
             resp
         }
-        Ok(Begin::Choose(c)) => Html(pages::choose(&c.connections, return_to.as_deref())).into_response(),
+        Ok(Begin::Choose(c)) => {
+            Html(pages::choose(&c.connections, return_to.as_deref())).into_response()
+        }
         Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
         Err(e) => error_page(&e),
     }
@@ -181,21 +219,44 @@ async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> Respo
 /// session id, so a session id planted before login is worthless).
 fn outcome_response(st: &AppState, outcome: Outcome) -> Response {
     match outcome {
-        Outcome::SignedIn(SignedIn { user, identity, return_to, .. }) => {
+        Outcome::SignedIn(SignedIn {
+            user,
+            identity,
+            return_to,
+            ..
+        }) => {
             let sid = random_token(32);
-            st.sessions
-                .lock()
-                .unwrap()
-                .insert(sid.clone(), Session { user, connection: identity.connection });
-            let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, return_to.as_str())]).into_response();
+            st.sessions.lock().unwrap().insert(
+                sid.clone(),
+                Session {
+                    user,
+                    connection: identity.connection,
+                },
+            );
+            let mut resp = (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, return_to.as_str())],
+            )
+                .into_response();
             let h = resp.headers_mut();
-            h.append(header::SET_COOKIE, st.cookie_header(SESSION_COOKIE, &sid, 8 * 3600));
+            h.append(
+                header::SET_COOKIE,
+                st.cookie_header(SESSION_COOKIE, &sid, 8 * 3600),
+            );
             h.append(header::SET_COOKIE, st.cookie_header(FLOW_COOKIE, "", 0));
             resp
         }
-        Outcome::LinkOffered(LinkOffer { offer, masked_email, allow_new_account, .. }) => {
-            Html(pages::link_offer(offer.expose(), &masked_email, allow_new_account)).into_response()
-        }
+        Outcome::LinkOffered(LinkOffer {
+            offer,
+            masked_email,
+            allow_new_account,
+            ..
+        }) => Html(pages::link_offer(
+            offer.expose(),
+            &masked_email,
+            allow_new_account,
+        ))
+        .into_response(),
         Outcome::Denied(d) => (
             StatusCode::FORBIDDEN,
             Html(pages::error(d.reason.message(), Some(d.trace_id.as_str()))),
@@ -205,9 +266,17 @@ fn outcome_response(st: &AppState, outcome: Outcome) -> Response {
     }
 }
 
-async fn callback(State(st): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+async fn callback(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let flow = cookie(&headers, FLOW_COOKIE);
-    match st.sso.complete_login(q.as_deref().unwrap_or(""), flow.as_deref()).await {
+    match st
+        .sso
+        .complete_login(q.as_deref().unwrap_or(""), flow.as_deref())
+        .await
+    {
         Ok(outcome) => outcome_response(&st, outcome),
         Err(e) => error_page(&e),
     }
@@ -219,17 +288,36 @@ struct ChooseForm {
     choice: String,
 }
 
-async fn choose(State(st): State<AppState>, headers: HeaderMap, Form(form): Form<ChooseForm>) -> Response {
+async fn choose(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ChooseForm>,
+) -> Response {
     let choice = match form.choice.as_str() {
         "link" => LinkChoice::Link,
         "new" => LinkChoice::NewAccount,
-        _ => return (StatusCode::BAD_REQUEST, Html(pages::error("Unknown choice.", None))).into_response(),
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                Html(pages::error("Unknown choice.", None)),
+            )
+                .into_response();
+        }
     };
     let flow = cookie(&headers, FLOW_COOKIE);
     match st.sso.choose(&form.offer, flow.as_deref(), choice).await {
-        Ok(ChoiceOutcome::LinkMailed { masked_email, valid_for_secs, .. }) => {
+        Ok(ChoiceOutcome::LinkMailed {
+            masked_email,
+            valid_for_secs,
+            ..
+        }) => {
             if let Some(mail) = st.mailer.last() {
-                println!("--- mail to {} ---\n{}\n{}\n---", mail.to, mail.subject, mail.body.expose());
+                println!(
+                    "--- mail to {} ---\n{}\n{}\n---",
+                    mail.to,
+                    mail.subject,
+                    mail.body.expose()
+                );
             }
             Html(pages::link_mailed(&masked_email, valid_for_secs)).into_response()
         }
@@ -250,7 +338,11 @@ async fn confirm(
     axum::extract::Query(q): axum::extract::Query<ConfirmQuery>,
 ) -> Response {
     let flow = cookie(&headers, FLOW_COOKIE);
-    match st.sso.confirm_link(q.token.as_deref().unwrap_or(""), flow.as_deref()).await {
+    match st
+        .sso
+        .confirm_link(q.token.as_deref().unwrap_or(""), flow.as_deref())
+        .await
+    {
         Ok(outcome) => outcome_response(&st, outcome),
         Err(e) => error_page(&e),
     }
@@ -258,11 +350,19 @@ async fn confirm(
 
 async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let Some(s) = st.session(&headers) else {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "not signed in"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "not signed in"})),
+        )
+            .into_response();
     };
     // Read the user afresh: a disabled user's session ends here.
     let Some(user) = st.users.user(&s.user.id).filter(|u| u.active) else {
-        return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "not signed in"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"error": "not signed in"})),
+        )
+            .into_response();
     };
     let identities: Vec<_> = st
         .users

@@ -35,7 +35,8 @@ async fn run() -> Result<(), String> {
         .map_err(|_| "SSOKIT_DEMO_ADDR must be an address like 127.0.0.1:3000".to_owned())?;
     let config = match std::env::var("SSOKIT_DEMO_CONFIG") {
         Ok(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
             config::DemoConfig::parse(&text).map_err(|e| format!("{path}: {e}"))?
         }
         Err(_) => config::DemoConfig::embedded(addr),
@@ -44,7 +45,10 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let state = app::AppState::new(config, addr)?;
-    println!("ssokit demo listening on http://{addr} (public URL {})", state.public_url());
+    println!(
+        "ssokit demo listening on http://{addr} (public URL {})",
+        state.public_url()
+    );
     axum::serve(listener, app::router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -108,7 +108,13 @@ pub(crate) fn link_mailed(masked_email: &str, valid_for_secs: u64) -> String {
 pub(crate) fn signed_in(user: &LocalUser, identities: &[IdentityKey]) -> String {
     let ids: String = identities
         .iter()
-        .map(|i| format!("<li>{} <span class=\"muted\">({})</span></li>", esc(&i.subject), esc(i.connection.as_str())))
+        .map(|i| {
+            format!(
+                "<li>{} <span class=\"muted\">({})</span></li>",
+                esc(&i.subject),
+                esc(i.connection.as_str())
+            )
+        })
         .collect();
     layout(
         "Welcome",
@@ -128,7 +134,12 @@ pub(crate) fn signed_in(user: &LocalUser, identities: &[IdentityKey]) -> String 
 
 pub(crate) fn error(message: &str, trace_id: Option<&str>) -> String {
     let trace = trace_id
-        .map(|t| format!(r#"<p class="muted">Reference: <span class="trace">{}</span></p>"#, esc(t)))
+        .map(|t| {
+            format!(
+                r#"<p class="muted">Reference: <span class="trace">{}</span></p>"#,
+                esc(t)
+            )
+        })
         .unwrap_or_default();
     layout(
         "Cannot sign in",

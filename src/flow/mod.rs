@@ -25,7 +25,9 @@ use crate::error::{FlowError, LinkError};
 use crate::policy::DenyReason;
 use crate::protocol::ProtocolState;
 use crate::secret::{SecretString, ct_eq, sha256_hex};
-use crate::types::{ConnectionId, IdentityKey, LocalUser, Profile, TenantId, TraceId, UserId, VerifiedIdentity};
+use crate::types::{
+    ConnectionId, IdentityKey, LocalUser, Profile, TenantId, TraceId, UserId, VerifiedIdentity,
+};
 
 /// The name of the cookie that binds a flow to the browser that began it.
 /// Set it `HttpOnly; SameSite=Lax; Path=/` (and `Secure` on https) with the
@@ -89,7 +91,11 @@ fn same_browser(expected: &str, flow_cookie: Option<&str>) -> bool {
 
 impl PendingLogin {
     /// Checks that the callback arrived in time, in the browser that began the flow.
-    pub(crate) fn check(&self, flow_cookie: Option<&str>, now: SystemTime) -> Result<(), FlowError> {
+    pub(crate) fn check(
+        &self,
+        flow_cookie: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), FlowError> {
         if now >= self.expires_at {
             return Err(FlowError::Expired);
         }
@@ -101,7 +107,11 @@ impl PendingLogin {
 }
 
 impl PendingOffer {
-    pub(crate) fn check(&self, flow_cookie: Option<&str>, now: SystemTime) -> Result<(), FlowError> {
+    pub(crate) fn check(
+        &self,
+        flow_cookie: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), FlowError> {
         if now >= self.expires_at {
             return Err(FlowError::UnknownOffer);
         }
@@ -115,7 +125,11 @@ impl PendingOffer {
 impl LinkTicket {
     /// Checks expiry and the browser binding, then that the local account is
     /// still the one the link was sent to.
-    pub(crate) fn check(&self, flow_cookie: Option<&str>, now: SystemTime) -> Result<(), LinkError> {
+    pub(crate) fn check(
+        &self,
+        flow_cookie: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), LinkError> {
         if now >= self.expires_at {
             return Err(LinkError::Expired);
         }
@@ -129,7 +143,8 @@ impl LinkTicket {
         match user {
             Some(u)
                 if u.tenant == self.tenant
-                    && crate::types::normalize_email(&u.email) == crate::types::normalize_email(&self.email) =>
+                    && crate::types::normalize_email(&u.email)
+                        == crate::types::normalize_email(&self.email) =>
             {
                 Ok(())
             }
@@ -243,6 +258,7 @@ pub struct Denied {
 /// The result of a completed callback or link confirmation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // one value per login; boxing would only cost callers
 pub enum Outcome {
     /// Signed in.
     SignedIn(SignedIn),
@@ -275,6 +291,7 @@ pub enum LinkChoice {
 /// The result of [`Sso::choose`](crate::Sso::choose).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // one value per login; boxing would only cost callers
 pub enum ChoiceOutcome {
     /// A confirmation link was mailed to the existing account.
     LinkMailed {

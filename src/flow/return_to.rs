@@ -61,7 +61,10 @@ mod tests {
             "///evil",
             "data:text/html,x",
         ] {
-            assert!(validate_return_to(Some(bad)).is_err(), "{bad:?} was accepted");
+            assert!(
+                validate_return_to(Some(bad)).is_err(),
+                "{bad:?} was accepted"
+            );
         }
     }
 
@@ -69,13 +72,19 @@ mod tests {
     fn relative_paths_pass() {
         assert_eq!(validate_return_to(None).unwrap(), "/");
         assert_eq!(validate_return_to(Some("")).unwrap(), "/");
-        assert_eq!(validate_return_to(Some("/dash?tab=1#x")).unwrap(), "/dash?tab=1#x");
+        assert_eq!(
+            validate_return_to(Some("/dash?tab=1#x")).unwrap(),
+            "/dash?tab=1#x"
+        );
         assert_eq!(validate_return_to(Some("/a/../b")).unwrap(), "/b");
     }
 
     #[test]
     fn oversized_is_refused() {
         let long = format!("/{}", "a".repeat(3000));
-        assert_eq!(validate_return_to(Some(&long)), Err(BadRequest::TooLarge("return_to")));
+        assert_eq!(
+            validate_return_to(Some(&long)),
+            Err(BadRequest::TooLarge("return_to"))
+        );
     }
 }

@@ -185,16 +185,16 @@ impl fmt::Display for TokenError {
                 "the ID token is not intended for this client (client id not in `aud`); check \
                  the connection's client id",
             ),
-            TokenError::AzpMismatch => f.write_str(
-                "the ID token's authorized party (`azp`) is not this client; reject it",
-            ),
+            TokenError::AzpMismatch => {
+                f.write_str("the ID token's authorized party (`azp`) is not this client; reject it")
+            }
             TokenError::Expired => f.write_str(
                 "the ID token has expired; start a new login (if fresh tokens fail too, check \
                  the server clock)",
             ),
-            TokenError::NotYetValid => f.write_str(
-                "the ID token is not valid yet (`nbf`); check the server clock",
-            ),
+            TokenError::NotYetValid => {
+                f.write_str("the ID token is not valid yet (`nbf`); check the server clock")
+            }
             TokenError::IssuedInFuture => f.write_str(
                 "the ID token's issue time (`iat`) is in the future; check the server clock",
             ),
@@ -347,7 +347,10 @@ impl Jwk {
                 if alg.is_some_and(|a| a.rsa_params().is_none()) {
                     return None;
                 }
-                KeyMaterial::Rsa { n: n.into(), e: e.into() }
+                KeyMaterial::Rsa {
+                    n: n.into(),
+                    e: e.into(),
+                }
             }
             "EC" => {
                 let x = decode_b64(raw.x.as_deref()?)?;
@@ -382,7 +385,11 @@ impl Jwk {
         let verified = match &self.material {
             KeyMaterial::Rsa { n, e } => {
                 let params = alg.rsa_params().ok_or(TokenError::AlgorithmMismatch)?;
-                RsaPublicKeyComponents { n: &n[..], e: &e[..] }.verify(params, msg, sig)
+                RsaPublicKeyComponents {
+                    n: &n[..],
+                    e: &e[..],
+                }
+                .verify(params, msg, sig)
             }
             KeyMaterial::P256(point) if alg == Alg::Es256 => {
                 UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &point[..])
@@ -560,8 +567,11 @@ fn split(token: &str) -> Result<Parts<'_>, TokenError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::TooLarge);
     }
-    const NOT_JWS: &str = "the ID token is not a compact JWS (three base64url parts separated by dots)";
-    let (header, rest) = token.split_once('.').ok_or(TokenError::Malformed(NOT_JWS))?;
+    const NOT_JWS: &str =
+        "the ID token is not a compact JWS (three base64url parts separated by dots)";
+    let (header, rest) = token
+        .split_once('.')
+        .ok_or(TokenError::Malformed(NOT_JWS))?;
     let (payload, signature) = rest.split_once('.').ok_or(TokenError::Malformed(NOT_JWS))?;
     if signature.contains('.') {
         return Err(TokenError::Malformed(
@@ -644,7 +654,8 @@ fn parse_header(json: &[u8]) -> Result<RawHeader<'_>, TokenError> {
             "the ID token's header has \"crit\" extensions, which are not supported",
         ));
     }
-    let is_jwt = |typ: &str| typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("application/jwt");
+    let is_jwt =
+        |typ: &str| typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("application/jwt");
     if header.typ.as_deref().is_some_and(|typ| !is_jwt(typ)) {
         return Err(TokenError::WrongType);
     }
@@ -1017,8 +1028,9 @@ pub fn verify_id_token(
     // Header: decoded on the stack, parsed borrowing from it.
     let mut header_stack = [0u8; HEADER_STACK_LEN];
     let mut header_heap = Vec::new();
-    let header_json = decode_part(parts.header, &mut header_stack, &mut header_heap)
-        .ok_or(TokenError::Malformed("the ID token's header is not base64url"))?;
+    let header_json = decode_part(parts.header, &mut header_stack, &mut header_heap).ok_or(
+        TokenError::Malformed("the ID token's header is not base64url"),
+    )?;
     let header = parse_header(header_json)?;
 
     // Key and algorithm: the key decides which algorithms are acceptable.
@@ -1125,7 +1137,6 @@ fn check_claims(payload: Vec<u8>, check: &IdTokenCheck<'_>) -> Result<IdTokenCla
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1200,7 +1211,11 @@ mod tests {
 
     /// rsa1 as "r1", rsa2 as "r2", ec1 as "e1".
     fn all_keys() -> JwkSet {
-        jwks(&[rsa_jwk(&rsa(RSA1), "r1"), rsa_jwk(&rsa(RSA2), "r2"), ec_jwk(&ec(), "e1")])
+        jwks(&[
+            rsa_jwk(&rsa(RSA1), "r1"),
+            rsa_jwk(&rsa(RSA2), "r2"),
+            ec_jwk(&ec(), "e1"),
+        ])
     }
 
     fn claims() -> Value {
@@ -1241,7 +1256,12 @@ mod tests {
     }
 
     fn rs256(kp: &RsaKeyPair, header: &Value, payload: &Value) -> String {
-        rsa_sign_with(kp, &signature::RSA_PKCS1_SHA256, header, payload.to_string().as_bytes())
+        rsa_sign_with(
+            kp,
+            &signature::RSA_PKCS1_SHA256,
+            header,
+            payload.to_string().as_bytes(),
+        )
     }
 
     fn es256(kp: &EcdsaKeyPair, header: &Value, payload: &Value) -> String {
@@ -1252,7 +1272,11 @@ mod tests {
 
     /// A valid RS256 token from rsa1 ("r1") with these claims.
     fn token_with(payload: &Value) -> String {
-        rs256(&rsa(RSA1), &json!({"alg": "RS256", "kid": "r1", "typ": "JWT"}), payload)
+        rs256(
+            &rsa(RSA1),
+            &json!({"alg": "RS256", "kid": "r1", "typ": "JWT"}),
+            payload,
+        )
     }
 
     fn token() -> String {
@@ -1300,17 +1324,29 @@ mod tests {
         let kp = rsa(RSA2);
         let payload = claims().to_string();
         for (alg, padding) in [
-            ("PS256", &signature::RSA_PSS_SHA256 as &'static dyn signature::RsaEncoding),
+            (
+                "PS256",
+                &signature::RSA_PSS_SHA256 as &'static dyn signature::RsaEncoding,
+            ),
             ("RS512", &signature::RSA_PKCS1_SHA512),
         ] {
-            let t = rsa_sign_with(&kp, padding, &json!({"alg": alg, "kid": "r2"}), payload.as_bytes());
+            let t = rsa_sign_with(
+                &kp,
+                padding,
+                &json!({"alg": alg, "kid": "r2"}),
+                payload.as_bytes(),
+            );
             assert!(verify(&t).is_ok(), "{alg}");
         }
     }
 
     #[test]
     fn wrong_issuer() {
-        for iss in ["https://evil.example.com", "https://idp.example.com/", "HTTPS://IDP.EXAMPLE.COM"] {
+        for iss in [
+            "https://evil.example.com",
+            "https://idp.example.com/",
+            "HTTPS://IDP.EXAMPLE.COM",
+        ] {
             let t = token_with(&with(claims(), json!({ "iss": iss })));
             assert_eq!(verify(&t).unwrap_err(), TokenError::WrongIssuer);
         }
@@ -1351,19 +1387,42 @@ mod tests {
         let t = token_with(&with(claims(), json!({ "exp": NOW - 10 })));
         assert_eq!(verify(&t).unwrap_err(), TokenError::Expired);
         let t_now = token_with(&with(claims(), json!({ "exp": NOW })));
-        assert_eq!(verify(&t_now).unwrap_err(), TokenError::Expired, "exp is exclusive");
-        let lenient = IdTokenCheck { leeway: 30, ..check() };
+        assert_eq!(
+            verify(&t_now).unwrap_err(),
+            TokenError::Expired,
+            "exp is exclusive"
+        );
+        let lenient = IdTokenCheck {
+            leeway: 30,
+            ..check()
+        };
         assert!(verify_id_token(&t, &all_keys(), &lenient).is_ok());
         // The leeway is clamped to MAX_LEEWAY.
-        let t = token_with(&with(claims(), json!({ "exp": NOW - 400, "iat": NOW - 900 })));
-        let huge = IdTokenCheck { leeway: 10_000, ..check() };
-        assert_eq!(verify_id_token(&t, &all_keys(), &huge).unwrap_err(), TokenError::Expired);
+        let t = token_with(&with(
+            claims(),
+            json!({ "exp": NOW - 400, "iat": NOW - 900 }),
+        ));
+        let huge = IdTokenCheck {
+            leeway: 10_000,
+            ..check()
+        };
+        assert_eq!(
+            verify_id_token(&t, &all_keys(), &huge).unwrap_err(),
+            TokenError::Expired
+        );
         let t = token_with(&with(claims(), json!({ "exp": null })));
         assert_eq!(verify(&t).unwrap_err(), TokenError::MissingClaim("exp"));
         // No overflow near u64::MAX.
         let t = token_with(&with(claims(), json!({ "exp": u64::MAX })));
-        let max = IdTokenCheck { leeway: 300, now: u64::MAX, ..check() };
-        assert_eq!(verify_id_token(&t, &all_keys(), &max).unwrap_err(), TokenError::Expired);
+        let max = IdTokenCheck {
+            leeway: 300,
+            now: u64::MAX,
+            ..check()
+        };
+        assert_eq!(
+            verify_id_token(&t, &all_keys(), &max).unwrap_err(),
+            TokenError::Expired
+        );
         let t = token_with(&with(claims(), json!({ "exp": -1 })));
         assert!(matches!(verify(&t).unwrap_err(), TokenError::Malformed(_)));
         let t = token_with(&with(claims(), json!({ "exp": "1800000000" })));
@@ -1376,8 +1435,14 @@ mod tests {
     fn not_before() {
         let t = token_with(&with(claims(), json!({ "nbf": NOW + 60 })));
         assert_eq!(verify(&t).unwrap_err(), TokenError::NotYetValid);
-        let lenient = IdTokenCheck { leeway: 60, ..check() };
-        assert_eq!(verify_id_token(&t, &all_keys(), &lenient).unwrap().nbf, Some(NOW + 60));
+        let lenient = IdTokenCheck {
+            leeway: 60,
+            ..check()
+        };
+        assert_eq!(
+            verify_id_token(&t, &all_keys(), &lenient).unwrap().nbf,
+            Some(NOW + 60)
+        );
         let t = token_with(&with(claims(), json!({ "nbf": NOW })));
         assert!(verify(&t).is_ok());
     }
@@ -1386,7 +1451,10 @@ mod tests {
     fn issued_in_future() {
         let t = token_with(&with(claims(), json!({ "iat": NOW + 120 })));
         assert_eq!(verify(&t).unwrap_err(), TokenError::IssuedInFuture);
-        let lenient = IdTokenCheck { leeway: 120, ..check() };
+        let lenient = IdTokenCheck {
+            leeway: 120,
+            ..check()
+        };
         assert!(verify_id_token(&t, &all_keys(), &lenient).is_ok());
         let t = token_with(&with(claims(), json!({ "iat": null })));
         assert_eq!(verify(&t).unwrap_err(), TokenError::MissingClaim("iat"));
@@ -1400,24 +1468,49 @@ mod tests {
         assert_eq!(verify(&t).unwrap_err(), TokenError::NonceMismatch);
         let t = token_with(&with(claims(), json!({ "nonce": null })));
         assert_eq!(verify(&t).unwrap_err(), TokenError::MissingClaim("nonce"));
-        let no_nonce = IdTokenCheck { nonce: None, ..check() };
+        let no_nonce = IdTokenCheck {
+            nonce: None,
+            ..check()
+        };
         assert!(verify_id_token(&t, &all_keys(), &no_nonce).is_ok());
         // An escaped (non-borrowable) nonce still compares by value.
-        let raw = claims().to_string().replace("\"n-0S6_WzA2Mj\"", "\"n-0S6\\u005fWzA2Mj\"");
-        let t = rsa_sign_with(&rsa(RSA1), &signature::RSA_PKCS1_SHA256, &json!({"alg": "RS256", "kid": "r1"}), raw.as_bytes());
+        let raw = claims()
+            .to_string()
+            .replace("\"n-0S6_WzA2Mj\"", "\"n-0S6\\u005fWzA2Mj\"");
+        let t = rsa_sign_with(
+            &rsa(RSA1),
+            &signature::RSA_PKCS1_SHA256,
+            &json!({"alg": "RS256", "kid": "r1"}),
+            raw.as_bytes(),
+        );
         assert!(verify(&t).is_ok());
     }
 
     #[test]
     fn max_age() {
-        let strict = IdTokenCheck { max_age: Some(300), ..check() };
+        let strict = IdTokenCheck {
+            max_age: Some(300),
+            ..check()
+        };
         let keys = all_keys();
         let t = token();
-        assert_eq!(verify_id_token(&t, &keys, &strict).unwrap_err(), TokenError::MissingClaim("auth_time"));
+        assert_eq!(
+            verify_id_token(&t, &keys, &strict).unwrap_err(),
+            TokenError::MissingClaim("auth_time")
+        );
         let t = token_with(&with(claims(), json!({ "auth_time": NOW - 301 })));
-        assert_eq!(verify_id_token(&t, &keys, &strict).unwrap_err(), TokenError::AuthTooOld);
-        let lenient = IdTokenCheck { leeway: 5, ..strict };
-        assert_eq!(verify_id_token(&t, &keys, &lenient).unwrap().auth_time, Some(NOW - 301));
+        assert_eq!(
+            verify_id_token(&t, &keys, &strict).unwrap_err(),
+            TokenError::AuthTooOld
+        );
+        let lenient = IdTokenCheck {
+            leeway: 5,
+            ..strict
+        };
+        assert_eq!(
+            verify_id_token(&t, &keys, &lenient).unwrap().auth_time,
+            Some(NOW - 301)
+        );
         let t = token_with(&with(claims(), json!({ "auth_time": NOW - 300 })));
         assert!(verify_id_token(&t, &keys, &strict).is_ok());
     }
@@ -1433,10 +1526,17 @@ mod tests {
     #[test]
     fn alg_none_is_refused() {
         let payload = b64(claims().to_string().as_bytes());
-        for header in [json!({"alg": "none"}), json!({"alg": "none", "kid": "r1"}), json!({"alg": "None"})] {
+        for header in [
+            json!({"alg": "none"}),
+            json!({"alg": "none", "kid": "r1"}),
+            json!({"alg": "None"}),
+        ] {
             let h = b64(header.to_string().as_bytes());
             for t in [format!("{h}.{payload}."), format!("{h}.{payload}.c2ln")] {
-                assert!(matches!(verify(&t).unwrap_err(), TokenError::UnsupportedAlgorithm(_)), "{header}");
+                assert!(
+                    matches!(verify(&t).unwrap_err(), TokenError::UnsupportedAlgorithm(_)),
+                    "{header}"
+                );
             }
         }
     }
@@ -1450,7 +1550,10 @@ mod tests {
         let keys = jwks(std::slice::from_ref(&jwk));
         let secrets = [kp.public().as_ref().to_vec(), jwk.to_string().into_bytes()];
         for secret in secrets {
-            for header in [json!({"alg": "HS256", "kid": "r1"}), json!({"alg": "HS256"})] {
+            for header in [
+                json!({"alg": "HS256", "kid": "r1"}),
+                json!({"alg": "HS256"}),
+            ] {
                 let input = signing_input(&header, claims().to_string().as_bytes());
                 let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret);
                 let tag = ring::hmac::sign(&key, input.as_bytes());
@@ -1483,8 +1586,16 @@ mod tests {
         pinned["alg"] = json!("RS512");
         let keys = jwks(&[pinned.clone()]);
         let t = token(); // RS256, valid signature by the same key
-        assert_eq!(verify_id_token(&t, &keys, &check()).unwrap_err(), TokenError::AlgorithmMismatch);
-        let t512 = rsa_sign_with(&kp, &signature::RSA_PKCS1_SHA512, &json!({"alg": "RS512", "kid": "r1"}), claims().to_string().as_bytes());
+        assert_eq!(
+            verify_id_token(&t, &keys, &check()).unwrap_err(),
+            TokenError::AlgorithmMismatch
+        );
+        let t512 = rsa_sign_with(
+            &kp,
+            &signature::RSA_PKCS1_SHA512,
+            &json!({"alg": "RS512", "kid": "r1"}),
+            claims().to_string().as_bytes(),
+        );
         assert!(verify_id_token(&t512, &keys, &check()).is_ok());
         pinned["alg"] = json!("RS256");
         assert!(verify_id_token(&t, &jwks(&[pinned]), &check()).is_ok());
@@ -1492,17 +1603,34 @@ mod tests {
 
     #[test]
     fn unknown_kid() {
-        let t = rs256(&rsa(RSA1), &json!({"alg": "RS256", "kid": "rotated"}), &claims());
+        let t = rs256(
+            &rsa(RSA1),
+            &json!({"alg": "RS256", "kid": "rotated"}),
+            &claims(),
+        );
         let err = verify(&t).unwrap_err();
-        assert_eq!(err, TokenError::UnknownKey { kid: Some("rotated".into()) });
+        assert_eq!(
+            err,
+            TokenError::UnknownKey {
+                kid: Some("rotated".into())
+            }
+        );
         assert!(err.requires_key_refresh());
         assert!(err.to_string().contains("rotated"));
         // An empty set, with and without kid.
         let empty = JwkSet::from_json(br#"{"keys":[]}"#).unwrap();
         assert!(empty.is_empty());
-        assert_eq!(verify_id_token(&t, &empty, &check()).unwrap_err(), TokenError::UnknownKey { kid: Some("rotated".into()) });
+        assert_eq!(
+            verify_id_token(&t, &empty, &check()).unwrap_err(),
+            TokenError::UnknownKey {
+                kid: Some("rotated".into())
+            }
+        );
         let t = rs256(&rsa(RSA1), &json!({"alg": "RS256"}), &claims());
-        assert_eq!(verify_id_token(&t, &empty, &check()).unwrap_err(), TokenError::UnknownKey { kid: None });
+        assert_eq!(
+            verify_id_token(&t, &empty, &check()).unwrap_err(),
+            TokenError::UnknownKey { kid: None }
+        );
         // An attacker's huge kid is bounded in the error.
         let long = "k".repeat(5000);
         let t = rs256(&rsa(RSA1), &json!({"alg": "RS256", "kid": long}), &claims());
@@ -1522,7 +1650,10 @@ mod tests {
         assert!(verify_id_token(&t, &single, &check()).is_ok());
         // Two keys sharing the kid: ambiguous, never guessed.
         let shared = jwks(&[rsa_jwk(&kp, "r1"), rsa_jwk(&rsa(RSA2), "r1")]);
-        assert_eq!(verify_id_token(&token(), &shared, &check()).unwrap_err(), TokenError::AmbiguousKey);
+        assert_eq!(
+            verify_id_token(&token(), &shared, &check()).unwrap_err(),
+            TokenError::AmbiguousKey
+        );
     }
 
     #[test]
@@ -1543,12 +1674,24 @@ mod tests {
         let t = rs256(&rsa(RSA2), &json!({"alg": "RS256", "kid": "r1"}), &claims());
         assert_eq!(verify(&t).unwrap_err(), TokenError::BadSignature);
         // Truncated and empty signatures.
-        assert_eq!(verify(&format!("{input}.{}", &sig[..40])).unwrap_err(), TokenError::BadSignature);
-        assert_eq!(verify(&format!("{input}.")).unwrap_err(), TokenError::BadSignature);
+        assert_eq!(
+            verify(&format!("{input}.{}", &sig[..40])).unwrap_err(),
+            TokenError::BadSignature
+        );
+        assert_eq!(
+            verify(&format!("{input}.")).unwrap_err(),
+            TokenError::BadSignature
+        );
         // Over-long signature.
-        assert_eq!(verify(&format!("{input}.{}", "A".repeat(2000))).unwrap_err(), TokenError::BadSignature);
+        assert_eq!(
+            verify(&format!("{input}.{}", "A".repeat(2000))).unwrap_err(),
+            TokenError::BadSignature
+        );
         // Padded base64 is not base64url-without-padding.
-        assert!(matches!(verify(&format!("{t}==")).unwrap_err(), TokenError::Malformed(_)));
+        assert!(matches!(
+            verify(&format!("{t}==")).unwrap_err(),
+            TokenError::Malformed(_)
+        ));
     }
 
     /// Claims are not read before the signature verifies: an unsigned payload
@@ -1560,7 +1703,10 @@ mod tests {
         let (header, _) = input.split_once('.').unwrap();
         let forged = format!("{header}.{}.{sig}", b64(b"not json"));
         assert_eq!(verify(&forged).unwrap_err(), TokenError::BadSignature);
-        let expired = format!("{header}.{}.{sig}", b64(with(claims(), json!({"exp": 1})).to_string().as_bytes()));
+        let expired = format!(
+            "{header}.{}.{sig}",
+            b64(with(claims(), json!({"exp": 1})).to_string().as_bytes())
+        );
         assert_eq!(verify(&expired).unwrap_err(), TokenError::BadSignature);
     }
 
@@ -1587,7 +1733,11 @@ mod tests {
             format!(" {t}"),
             "é.é.é".into(),
         ] {
-            assert!(matches!(verify(&bad), Err(TokenError::Malformed(_))), "{bad:?} -> {:?}", verify(&bad));
+            assert!(
+                matches!(verify(&bad), Err(TokenError::Malformed(_))),
+                "{bad:?} -> {:?}",
+                verify(&bad)
+            );
         }
     }
 
@@ -1606,16 +1756,32 @@ mod tests {
     #[test]
     fn header_rules() {
         let kp = rsa(RSA1);
-        let t = rs256(&kp, &json!({"alg": "RS256", "kid": "r1", "crit": ["exp"]}), &claims());
+        let t = rs256(
+            &kp,
+            &json!({"alg": "RS256", "kid": "r1", "crit": ["exp"]}),
+            &claims(),
+        );
         assert!(matches!(verify(&t).unwrap_err(), TokenError::Malformed(_)));
-        let t = rs256(&kp, &json!({"alg": "RS256", "kid": "r1", "crit": null}), &claims());
+        let t = rs256(
+            &kp,
+            &json!({"alg": "RS256", "kid": "r1", "crit": null}),
+            &claims(),
+        );
         assert!(matches!(verify(&t).unwrap_err(), TokenError::Malformed(_)));
         for typ in ["at+jwt", "logout+jwt", "JWS", ""] {
-            let t = rs256(&kp, &json!({"alg": "RS256", "kid": "r1", "typ": typ}), &claims());
+            let t = rs256(
+                &kp,
+                &json!({"alg": "RS256", "kid": "r1", "typ": typ}),
+                &claims(),
+            );
             assert_eq!(verify(&t).unwrap_err(), TokenError::WrongType, "{typ}");
         }
         for typ in ["JWT", "jwt", "application/JWT"] {
-            let t = rs256(&kp, &json!({"alg": "RS256", "kid": "r1", "typ": typ}), &claims());
+            let t = rs256(
+                &kp,
+                &json!({"alg": "RS256", "kid": "r1", "typ": typ}),
+                &claims(),
+            );
             assert!(verify(&t).is_ok(), "{typ}");
         }
         // Duplicate header members are refused rather than resolved.
@@ -1627,14 +1793,25 @@ mod tests {
         let t = format!("{input}.AAAA");
         assert!(matches!(verify(&t).unwrap_err(), TokenError::Malformed(_)));
         // An embedded key in the header is ignored: the set decides.
-        let t = rs256(&rsa(RSA2), &json!({"alg": "RS256", "kid": "r1", "jwk": rsa_jwk(&rsa(RSA2), "r1")}), &claims());
+        let t = rs256(
+            &rsa(RSA2),
+            &json!({"alg": "RS256", "kid": "r1", "jwk": rsa_jwk(&rsa(RSA2), "r1")}),
+            &claims(),
+        );
         assert_eq!(verify(&t).unwrap_err(), TokenError::BadSignature);
     }
 
     #[test]
     fn peek_header_reads_without_verifying() {
         let h = peek_header(&token()).unwrap();
-        assert_eq!(h, JwsHeader { alg: "RS256".into(), kid: Some("r1".into()), typ: Some("JWT".into()) });
+        assert_eq!(
+            h,
+            JwsHeader {
+                alg: "RS256".into(),
+                kid: Some("r1".into()),
+                typ: Some("JWT".into())
+            }
+        );
         let h = peek_header(&format!("{}.e30.", b64(br#"{"alg":"none"}"#))).unwrap();
         assert_eq!(h.alg, "none");
         assert_eq!(h.kid, None);
@@ -1685,8 +1862,19 @@ mod tests {
 
     #[test]
     fn jwks_document_errors() {
-        for bad in [&b""[..], b"{", b"[]", b"{}", br#"{"keys": {}}"#, br#"{"keys": null}"#, b"\xff"] {
-            assert!(matches!(JwkSet::from_json(bad), Err(TokenError::Malformed(_))), "{bad:?}");
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"{}",
+            br#"{"keys": {}}"#,
+            br#"{"keys": null}"#,
+            b"\xff",
+        ] {
+            assert!(
+                matches!(JwkSet::from_json(bad), Err(TokenError::Malformed(_))),
+                "{bad:?}"
+            );
         }
     }
 
@@ -1702,7 +1890,14 @@ mod tests {
 
     #[test]
     fn email_verified_and_groups_forms() {
-        for (value, expected) in [(json!(true), true), (json!(false), false), (json!("true"), true), (json!("false"), false), (json!("TRUE"), true), (json!(null), false)] {
+        for (value, expected) in [
+            (json!(true), true),
+            (json!(false), false),
+            (json!("true"), true),
+            (json!("false"), false),
+            (json!("TRUE"), true),
+            (json!(null), false),
+        ] {
             let t = token_with(&with(claims(), json!({ "email_verified": value })));
             assert_eq!(verify(&t).unwrap().email_verified, expected, "{value}");
         }
@@ -1721,15 +1916,28 @@ mod tests {
     #[test]
     fn duplicate_known_claims_are_refused() {
         let raw = claims().to_string().replacen('{', r#"{"sub":"admin","#, 1);
-        let t = rsa_sign_with(&rsa(RSA1), &signature::RSA_PKCS1_SHA256, &json!({"alg": "RS256", "kid": "r1"}), raw.as_bytes());
+        let t = rsa_sign_with(
+            &rsa(RSA1),
+            &signature::RSA_PKCS1_SHA256,
+            &json!({"alg": "RS256", "kid": "r1"}),
+            raw.as_bytes(),
+        );
         assert!(matches!(verify(&t).unwrap_err(), TokenError::Malformed(_)));
-        let t = rsa_sign_with(&rsa(RSA1), &signature::RSA_PKCS1_SHA256, &json!({"alg": "RS256", "kid": "r1"}), b"[\"https://idp.example.com\"]");
+        let t = rsa_sign_with(
+            &rsa(RSA1),
+            &signature::RSA_PKCS1_SHA256,
+            &json!({"alg": "RS256", "kid": "r1"}),
+            b"[\"https://idp.example.com\"]",
+        );
         assert!(matches!(verify(&t).unwrap_err(), TokenError::Malformed(_)));
     }
 
     #[test]
     fn lazy_claims() {
-        let extra = with(claims(), json!({ "_claim_names": {"groups": "src1"}, "wids": ["a", "b"] }));
+        let extra = with(
+            claims(),
+            json!({ "_claim_names": {"groups": "src1"}, "wids": ["a", "b"] }),
+        );
         let c = verify(&token_with(&extra)).unwrap();
         assert_eq!(c.claim("tid"), Some(json!("tenant-guid")));
         assert_eq!(c.claim("xms_edov"), Some(json!(true)));
@@ -1737,10 +1945,18 @@ mod tests {
         assert_eq!(c.claim("wids"), Some(json!(["a", "b"])));
         assert_eq!(c.claim("sub"), Some(json!("user-42")));
         assert_eq!(c.claim("oid"), None);
-        assert_eq!(serde_json::from_slice::<Value>(c.payload_json()).unwrap(), extra);
+        assert_eq!(
+            serde_json::from_slice::<Value>(c.payload_json()).unwrap(),
+            extra
+        );
         // A repeated unknown claim is ambiguous, hence absent.
         let raw = claims().to_string().replacen('{', r#"{"tid":"other","#, 1);
-        let t = rsa_sign_with(&rsa(RSA1), &signature::RSA_PKCS1_SHA256, &json!({"alg": "RS256", "kid": "r1"}), raw.as_bytes());
+        let t = rsa_sign_with(
+            &rsa(RSA1),
+            &signature::RSA_PKCS1_SHA256,
+            &json!({"alg": "RS256", "kid": "r1"}),
+            raw.as_bytes(),
+        );
         let c = verify(&t).unwrap();
         assert_eq!(c.claim("tid"), None);
         assert_eq!(c.claim("name"), Some(json!("Ada Lovelace")));
@@ -1757,7 +1973,14 @@ mod tests {
         for change in [json!({"iss": ISS}), json!({"iss": ISS, "aud": CLIENT})] {
             errors.push(verify(&token_with(&with(poisoned.clone(), change))).unwrap_err());
         }
-        assert_eq!(errors, [TokenError::WrongIssuer, TokenError::WrongAudience, TokenError::NonceMismatch]);
+        assert_eq!(
+            errors,
+            [
+                TokenError::WrongIssuer,
+                TokenError::WrongAudience,
+                TokenError::NonceMismatch
+            ]
+        );
         let t = token();
         errors.push(verify(&format!("{t}SECRET-VALUE")).unwrap_err());
         for e in &errors {
@@ -1765,7 +1988,10 @@ mod tests {
             assert!(!format!("{e:?}").contains(secret), "{e:?}");
             assert!(!e.to_string().contains(&t[..40]), "{e}");
         }
-        let check = IdTokenCheck { nonce: Some(secret), ..check() };
+        let check = IdTokenCheck {
+            nonce: Some(secret),
+            ..check()
+        };
         assert!(!format!("{check:?}").contains(secret));
         assert!(!format!("{:?}", verify(&token()).unwrap()).contains(NONCE));
     }
@@ -1777,7 +2003,9 @@ mod tests {
             TokenError::TooLarge,
             TokenError::UnsupportedAlgorithm("HS256".into()),
             TokenError::AlgorithmMismatch,
-            TokenError::UnknownKey { kid: Some("k1".into()) },
+            TokenError::UnknownKey {
+                kid: Some("k1".into()),
+            },
             TokenError::UnknownKey { kid: None },
             TokenError::AmbiguousKey,
             TokenError::BadSignature,
@@ -1792,9 +2020,16 @@ mod tests {
             TokenError::AuthTooOld,
             TokenError::WrongType,
         ];
-        let messages: std::collections::BTreeSet<String> = all.iter().map(ToString::to_string).collect();
+        let messages: std::collections::BTreeSet<String> =
+            all.iter().map(ToString::to_string).collect();
         assert_eq!(messages.len(), all.len());
-        assert!(TokenError::UnknownKey { kid: Some("a\u{1b}[31m".into()) }.to_string().contains("\\u{1b}"));
+        assert!(
+            TokenError::UnknownKey {
+                kid: Some("a\u{1b}[31m".into())
+            }
+            .to_string()
+            .contains("\\u{1b}")
+        );
     }
 
     /// Every single-character change of a valid token is rejected, and no
@@ -1812,7 +2047,10 @@ mod tests {
                 let mut m = bytes.to_vec();
                 m[i] = replacement;
                 let m = String::from_utf8(m).unwrap();
-                assert!(verify_id_token(&m, &keys, &check()).is_err(), "mutation at {i}");
+                assert!(
+                    verify_id_token(&m, &keys, &check()).is_err(),
+                    "mutation at {i}"
+                );
                 let _ = peek_header(&m);
             }
             let _ = verify_id_token(&t[..i], &keys, &check());

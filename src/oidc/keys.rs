@@ -32,7 +32,10 @@ pub struct KeyCachePolicy {
 
 impl Default for KeyCachePolicy {
     fn default() -> Self {
-        Self { max_age: Duration::from_secs(24 * 3600), min_refresh_interval: Duration::from_secs(300) }
+        Self {
+            max_age: Duration::from_secs(24 * 3600),
+            min_refresh_interval: Duration::from_secs(300),
+        }
     }
 }
 
@@ -55,7 +58,10 @@ enum Plan<T> {
 
 impl<T> Cached<T> {
     pub(crate) fn new(policy: KeyCachePolicy) -> Self {
-        Self { policy, entries: Mutex::new(HashMap::new()) }
+        Self {
+            policy,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn plan(&self, key: &str, now: SystemTime, force: bool) -> Plan<T> {
@@ -81,7 +87,13 @@ impl<T> Cached<T> {
     }
 
     /// The value under `key`, fetched with `fetch` when the rules say so.
-    pub(crate) async fn get<F, Fut>(&self, key: &str, now: SystemTime, force: bool, fetch: F) -> Result<Arc<T>, Error>
+    pub(crate) async fn get<F, Fut>(
+        &self,
+        key: &str,
+        now: SystemTime,
+        force: bool,
+        fetch: F,
+    ) -> Result<Arc<T>, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
@@ -118,7 +130,9 @@ pub(crate) struct KeyCache {
 
 impl KeyCache {
     pub(crate) fn new(policy: KeyCachePolicy) -> Self {
-        Self { cache: Cached::new(policy) }
+        Self {
+            cache: Cached::new(policy),
+        }
     }
 
     pub(crate) async fn get(
@@ -137,12 +151,18 @@ impl KeyCache {
 async fn fetch_jwks(http: &dyn HttpClient, jwks_uri: &Url) -> Result<JwkSet, Error> {
     let resp = super::fetch(http, super::get(jwks_uri)).await?;
     if !resp.status().is_success() {
-        return Err(IdpError::Discovery(format!("the JWKS endpoint answered HTTP {}", resp.status().as_u16())).into());
+        return Err(IdpError::Discovery(format!(
+            "the JWKS endpoint answered HTTP {}",
+            resp.status().as_u16()
+        ))
+        .into());
     }
     let keys = JwkSet::from_json(resp.body())
         .map_err(|_| IdpError::Discovery("the JWKS document is not valid".into()))?;
     if keys.is_empty() {
-        return Err(IdpError::Discovery("the JWKS document has no usable signing key".into()).into());
+        return Err(
+            IdpError::Discovery("the JWKS document has no usable signing key".into()).into(),
+        );
     }
     Ok(keys)
 }

@@ -72,12 +72,16 @@ fn settings(conn: &Connection) -> Result<&OidcSettings, Error> {
     match &conn.protocol {
         Protocol::Oidc(s) => Ok(s),
         #[allow(unreachable_patterns)]
-        _ => Err(Error::new(ErrorKind::Config(format!("connection {} is not an OIDC connection", conn.id)))),
+        _ => Err(Error::new(ErrorKind::Config(format!(
+            "connection {} is not an OIDC connection",
+            conn.id
+        )))),
     }
 }
 
 fn endpoint(what: &str, raw: Option<&str>) -> Result<Url, Error> {
-    let raw = raw.ok_or_else(|| IdpError::Discovery(format!("the discovery document has no {what}")))?;
+    let raw =
+        raw.ok_or_else(|| IdpError::Discovery(format!("the discovery document has no {what}")))?;
     let url = Url::parse(raw).map_err(|_| IdpError::Discovery(format!("{what} is not a URL")))?;
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
@@ -87,14 +91,18 @@ fn endpoint(what: &str, raw: Option<&str>) -> Result<Url, Error> {
 }
 
 async fn fetch(http: &dyn HttpClient, request: HttpRequest) -> Result<HttpResponse, IdpError> {
-    http.send(request).await.map_err(|e| IdpError::Http(e.to_string()))
+    http.send(request)
+        .await
+        .map_err(|e| IdpError::Http(e.to_string()))
 }
 
 fn get(url: &Url) -> HttpRequest {
     let mut req = http::Request::new(Vec::new());
     *req.uri_mut() = url.as_str().parse().unwrap_or_default();
-    req.headers_mut()
-        .insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+    req.headers_mut().insert(
+        http::header::ACCEPT,
+        http::HeaderValue::from_static("application/json"),
+    );
     req
 }
 
@@ -111,7 +119,10 @@ struct OAuthError {
 }
 
 fn safe_code(raw: &str) -> String {
-    raw.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect()
+    raw.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
 }
 
 impl OidcAdapter {
@@ -121,8 +132,17 @@ impl OidcAdapter {
     }
 
     /// An adapter with a custom key-cache policy.
-    pub fn with_policy(http: Arc<dyn HttpClient>, clock: Arc<dyn Clock>, policy: KeyCachePolicy) -> Self {
-        Self { http, clock, metadata: Cached::new(policy), keys: KeyCache::new(policy) }
+    pub fn with_policy(
+        http: Arc<dyn HttpClient>,
+        clock: Arc<dyn Clock>,
+        policy: KeyCachePolicy,
+    ) -> Self {
+        Self {
+            http,
+            clock,
+            metadata: Cached::new(policy),
+            keys: KeyCache::new(policy),
+        }
     }
 
     /// The provider's endpoints (cached discovery).
@@ -131,7 +151,9 @@ impl OidcAdapter {
         let http = self.http.clone();
         let issuer = s.issuer.clone();
         self.metadata
-            .get(&s.issuer, now, false, move || async move { discover(http.as_ref(), &issuer).await })
+            .get(&s.issuer, now, false, move || async move {
+                discover(http.as_ref(), &issuer).await
+            })
             .await
     }
 
@@ -154,17 +176,26 @@ impl OidcAdapter {
             leeway: s.leeway_secs,
             max_age: None,
         };
-        let unknown_kid = |keys: &jwt::JwkSet| header.kid.as_deref().is_some_and(|k| !keys.contains_kid(k));
-        let keys = self.keys.get(self.http.as_ref(), &endpoints.jwks_uri, now, false).await?;
+        let unknown_kid =
+            |keys: &jwt::JwkSet| header.kid.as_deref().is_some_and(|k| !keys.contains_kid(k));
+        let keys = self
+            .keys
+            .get(self.http.as_ref(), &endpoints.jwks_uri, now, false)
+            .await?;
         let keys = if unknown_kid(&keys) {
-            self.keys.get(self.http.as_ref(), &endpoints.jwks_uri, now, true).await?
+            self.keys
+                .get(self.http.as_ref(), &endpoints.jwks_uri, now, true)
+                .await?
         } else {
             keys
         };
         match jwt::verify_id_token(id_token, &keys, &check) {
             Err(e @ TokenError::UnknownKey { .. }) if header.kid.is_none() => {
                 // No kid and no usable key: one refresh may bring it.
-                let keys = self.keys.get(self.http.as_ref(), &endpoints.jwks_uri, now, true).await?;
+                let keys = self
+                    .keys
+                    .get(self.http.as_ref(), &endpoints.jwks_uri, now, true)
+                    .await?;
                 jwt::verify_id_token(id_token, &keys, &check).map_err(|_| e.into())
             }
             other => Ok(other?),
@@ -197,15 +228,27 @@ impl OidcAdapter {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        headers.insert(http::header::ACCEPT, http::HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::ACCEPT,
+            http::HeaderValue::from_static("application/json"),
+        );
         match &s.client_secret {
             Some(secret) => {
                 // RFC 6749 §2.3.1: form-encode both parts before base64.
-                let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-                let basic = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{}:{}", enc(&s.client_id), enc(secret.expose())));
-                let value = http::HeaderValue::from_str(&format!("Basic {basic}"))
-                    .map_err(|_| Error::new(ErrorKind::Config("client credentials are not valid header text".into())))?;
+                let enc = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
+                let basic = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    enc(&s.client_id),
+                    enc(secret.expose())
+                ));
+                let value =
+                    http::HeaderValue::from_str(&format!("Basic {basic}")).map_err(|_| {
+                        Error::new(ErrorKind::Config(
+                            "client credentials are not valid header text".into(),
+                        ))
+                    })?;
                 headers.insert(http::header::AUTHORIZATION, value);
             }
             None => {
@@ -225,7 +268,11 @@ impl OidcAdapter {
         }
         let tokens: TokenResponse = serde_json::from_slice(resp.body())
             .map_err(|_| IdpError::TokenEndpoint("the token response is not valid JSON".into()))?;
-        if tokens.token_type.as_deref().is_some_and(|t| !t.eq_ignore_ascii_case("bearer")) {
+        if tokens
+            .token_type
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+        {
             return Err(IdpError::TokenEndpoint("unsupported token_type".into()).into());
         }
         Ok(tokens)
@@ -244,13 +291,15 @@ impl OidcAdapter {
         let mut req = get(url);
         let bearer = http::HeaderValue::from_str(&format!("Bearer {access_token}"))
             .map_err(|_| IdpError::Userinfo("the access token is not valid header text".into()))?;
-        req.headers_mut().insert(http::header::AUTHORIZATION, bearer);
+        req.headers_mut()
+            .insert(http::header::AUTHORIZATION, bearer);
         let resp = fetch(self.http.as_ref(), req).await?;
         if !resp.status().is_success() {
             return Err(IdpError::Userinfo(format!("HTTP {}", resp.status().as_u16())).into());
         }
-        let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(resp.body())
-            .map_err(|_| IdpError::Userinfo("the response is not a JSON object".into()))?;
+        let claims: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(resp.body())
+                .map_err(|_| IdpError::Userinfo("the response is not a JSON object".into()))?;
         // OIDC Core §5.3.2: the sub must match the ID token's, or the response
         // must not be used.
         if claims.get("sub").and_then(|v| v.as_str()) != Some(subject) {
@@ -262,14 +311,18 @@ impl OidcAdapter {
 
 /// Fetches and checks a discovery document.
 async fn discover(http: &dyn HttpClient, issuer: &str) -> Result<ProviderEndpoints, Error> {
-    let url = Url::parse(&format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/')))
-        .map_err(|_| Error::new(ErrorKind::Config("the issuer is not a URL".into())))?;
+    let url = Url::parse(&format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    ))
+    .map_err(|_| Error::new(ErrorKind::Config("the issuer is not a URL".into())))?;
     let resp = fetch(http, get(&url)).await?;
     if !resp.status().is_success() {
         return Err(IdpError::Discovery(format!("HTTP {}", resp.status().as_u16())).into());
     }
-    let meta: CoreProviderMetadata = serde_json::from_slice(resp.body())
-        .map_err(|_| IdpError::Discovery("the discovery document is not valid provider metadata".into()))?;
+    let meta: CoreProviderMetadata = serde_json::from_slice(resp.body()).map_err(|_| {
+        IdpError::Discovery("the discovery document is not valid provider metadata".into())
+    })?;
     if meta.issuer().as_str() != issuer {
         return Err(IdpError::Discovery(
             "the discovery document names another issuer than the configured one".into(),
@@ -277,7 +330,10 @@ async fn discover(http: &dyn HttpClient, issuer: &str) -> Result<ProviderEndpoin
         .into());
     }
     Ok(ProviderEndpoints {
-        authorization: endpoint("authorization_endpoint", Some(meta.authorization_endpoint().as_str()))?,
+        authorization: endpoint(
+            "authorization_endpoint",
+            Some(meta.authorization_endpoint().as_str()),
+        )?,
         token: endpoint("token_endpoint", meta.token_endpoint().map(|u| u.as_str()))?,
         userinfo: meta
             .userinfo_endpoint()
@@ -292,7 +348,12 @@ impl IdpAdapter for OidcAdapter {
     async fn start(&self, conn: &Connection, req: StartRequest<'_>) -> Result<Started, Error> {
         let s = settings(conn)?;
         let endpoints = self.endpoints(s).await?;
-        let bad = |what: &str| Error::new(ErrorKind::Config(format!("connection {}: invalid {what}", conn.id)));
+        let bad = |what: &str| {
+            Error::new(ErrorKind::Config(format!(
+                "connection {}: invalid {what}",
+                conn.id
+            )))
+        };
         let client = CoreClient::new(
             ClientId::new(s.client_id.clone()),
             IssuerUrl::new(s.issuer.clone()).map_err(|_| bad("issuer"))?,
@@ -302,7 +363,9 @@ impl IdpAdapter for OidcAdapter {
         .set_redirect_uri(RedirectUrl::from_url(req.redirect_uri.clone()));
         let nonce = random_token(32);
         let pkce_verifier = random_token(32);
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(pkce_verifier.clone()));
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
+            pkce_verifier.clone(),
+        ));
         let state = req.state.to_owned();
         let nonce_for_request = nonce.clone();
         let mut auth = client
@@ -321,7 +384,11 @@ impl IdpAdapter for OidcAdapter {
         let (url, _, _) = auth.url();
         Ok(Started {
             url,
-            state: ProtocolState::Oidc { nonce, pkce_verifier, redirect_uri: req.redirect_uri.to_string() },
+            state: ProtocolState::Oidc {
+                nonce,
+                pkce_verifier,
+                redirect_uri: req.redirect_uri.to_string(),
+            },
         })
     }
 
@@ -335,36 +402,49 @@ impl IdpAdapter for OidcAdapter {
         let s = settings(conn)?;
         #[allow(unreachable_patterns)]
         let (nonce, verifier, redirect_uri) = match state {
-            ProtocolState::Oidc { nonce, pkce_verifier, redirect_uri } => (nonce, pkce_verifier, redirect_uri),
-            _ => return Err(Error::new(ErrorKind::Config("pending login is not an OIDC login".into()))),
+            ProtocolState::Oidc {
+                nonce,
+                pkce_verifier,
+                redirect_uri,
+            } => (nonce, pkce_verifier, redirect_uri),
+            _ => {
+                return Err(Error::new(ErrorKind::Config(
+                    "pending login is not an OIDC login".into(),
+                )));
+            }
         };
         // RFC 9207: when the provider names itself, it must be this issuer
         // (defeats IdP mix-up).
-        if let Some(iss) = callback.get("iss") {
-            if iss != s.issuer {
-                return Err(IdpError::IssuerMismatch.into());
-            }
+        if callback.get("iss").is_some_and(|iss| iss != s.issuer) {
+            return Err(IdpError::IssuerMismatch.into());
         }
         let code = callback.require("code")?;
         if code.len() > 4096 {
             return Err(crate::error::BadRequest::TooLarge("code").into());
         }
         let endpoints = self.endpoints(s).await?;
-        let tokens = self.exchange_code(s, &endpoints, code, verifier, redirect_uri).await?;
+        let tokens = self
+            .exchange_code(s, &endpoints, code, verifier, redirect_uri)
+            .await?;
         let id_token = tokens
             .id_token
             .ok_or_else(|| IdpError::TokenEndpoint("the response has no id_token".into()))?;
-        let claims = self.validate_id_token(s, &endpoints, &id_token, Some(nonce), now).await?;
+        let claims = self
+            .validate_id_token(s, &endpoints, &id_token, Some(nonce), now)
+            .await?;
         let mut profile = profile_from(&claims, s);
         if s.userinfo {
-            let access = tokens
-                .access_token
-                .ok_or_else(|| IdpError::TokenEndpoint("the response has no access_token".into()))?;
+            let access = tokens.access_token.ok_or_else(|| {
+                IdpError::TokenEndpoint("the response has no access_token".into())
+            })?;
             let info = self.userinfo(&endpoints, &access, &claims.sub).await?;
             merge_userinfo(&mut profile, &info, s);
         }
         Ok(VerifiedIdentity {
-            key: IdentityKey { connection: conn.id.clone(), subject: claims.sub.clone() },
+            key: IdentityKey {
+                connection: conn.id.clone(),
+                subject: claims.sub.clone(),
+            },
             issuer: claims.iss.clone(),
             profile,
         })
@@ -374,7 +454,10 @@ impl IdpAdapter for OidcAdapter {
 fn string_list(v: &serde_json::Value) -> Vec<String> {
     match v {
         serde_json::Value::String(s) => vec![s.clone()],
-        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -383,7 +466,10 @@ fn profile_from(claims: &IdTokenClaims, s: &OidcSettings) -> Profile {
     let groups = if s.groups_claim == "groups" {
         claims.groups.clone()
     } else {
-        claims.claim(&s.groups_claim).map(|v| string_list(&v)).unwrap_or_default()
+        claims
+            .claim(&s.groups_claim)
+            .map(|v| string_list(&v))
+            .unwrap_or_default()
     };
     Profile {
         email: claims.email.clone(),
@@ -395,18 +481,27 @@ fn profile_from(claims: &IdTokenClaims, s: &OidcSettings) -> Profile {
     }
 }
 
-fn merge_userinfo(p: &mut Profile, info: &serde_json::Map<String, serde_json::Value>, s: &OidcSettings) {
+fn merge_userinfo(
+    p: &mut Profile,
+    info: &serde_json::Map<String, serde_json::Value>,
+    s: &OidcSettings,
+) {
     let text = |k: &str| info.get(k).and_then(|v| v.as_str()).map(str::to_owned);
     if p.email.is_none() {
         p.email = text("email");
         p.email_verified = p.email.is_some()
-            && matches!(info.get("email_verified"), Some(serde_json::Value::Bool(true)))
-                | matches!(info.get("email_verified"), Some(serde_json::Value::String(v)) if v == "true");
+            && matches!(
+                info.get("email_verified"),
+                Some(serde_json::Value::Bool(true))
+            ) | matches!(info.get("email_verified"), Some(serde_json::Value::String(v)) if v == "true");
     }
     p.name = p.name.take().or_else(|| text("name"));
     p.given_name = p.given_name.take().or_else(|| text("given_name"));
     p.family_name = p.family_name.take().or_else(|| text("family_name"));
     if p.groups.is_empty() {
-        p.groups = info.get(&s.groups_claim).map(string_list).unwrap_or_default();
+        p.groups = info
+            .get(&s.groups_claim)
+            .map(string_list)
+            .unwrap_or_default();
     }
 }

@@ -76,7 +76,11 @@ impl std::fmt::Display for DenyReason {
 /// - any e-mail address the profile carries (verified or not) is in one of the
 ///   tenant's verified domains, because an IdP administrator can mint any
 ///   address.
-pub fn admit(conn: &Connection, tenant: &Tenant, identity: &VerifiedIdentity) -> Result<(), DenyReason> {
+pub fn admit(
+    conn: &Connection,
+    tenant: &Tenant,
+    identity: &VerifiedIdentity,
+) -> Result<(), DenyReason> {
     if !conn.enabled {
         return Err(DenyReason::ConnectionDisabled);
     }
@@ -131,7 +135,10 @@ pub fn resolve(
         }
         return Resolution::SignIn(user);
     }
-    let mut same_email: Vec<_> = same_email.into_iter().filter(|u| u.tenant == conn.tenant).collect();
+    let mut same_email: Vec<_> = same_email
+        .into_iter()
+        .filter(|u| u.tenant == conn.tenant)
+        .collect();
     match same_email.len() {
         0 if conn.jit => Resolution::Provision(new_user(conn, identity)),
         0 => Resolution::Deny(DenyReason::NotProvisioned),

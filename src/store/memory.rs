@@ -112,7 +112,9 @@ mod tests {
     #[tokio::test]
     async fn take_is_single_use() {
         let s = MemoryFlowStore::new();
-        s.put("k", b"v".to_vec(), Duration::from_secs(60)).await.unwrap();
+        s.put("k", b"v".to_vec(), Duration::from_secs(60))
+            .await
+            .unwrap();
         assert_eq!(s.take("k").await.unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(s.take("k").await.unwrap(), None);
     }
@@ -122,7 +124,9 @@ mod tests {
         let s = MemoryFlowStore::new();
         for round in 0..50 {
             let key = format!("k{round}");
-            s.put(&key, b"v".to_vec(), Duration::from_secs(60)).await.unwrap();
+            s.put(&key, b"v".to_vec(), Duration::from_secs(60))
+                .await
+                .unwrap();
             let mut handles = Vec::new();
             for _ in 0..8 {
                 let s = s.clone();
@@ -142,14 +146,24 @@ mod tests {
     #[tokio::test]
     async fn insert_if_absent_detects_replays() {
         let s = MemoryFlowStore::new();
-        assert!(s.insert_if_absent("a", Duration::from_secs(60)).await.unwrap());
-        assert!(!s.insert_if_absent("a", Duration::from_secs(60)).await.unwrap());
+        assert!(
+            s.insert_if_absent("a", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.insert_if_absent("a", Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn entries_expire() {
         let s = MemoryFlowStore::new();
-        s.put("k", b"v".to_vec(), Duration::from_millis(20)).await.unwrap();
+        s.put("k", b"v".to_vec(), Duration::from_millis(20))
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(s.take("k").await.unwrap(), None);
     }

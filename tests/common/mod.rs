@@ -14,7 +14,7 @@ use ssokit::flow::{Begin, ChoiceOutcome, LinkChoice, Outcome};
 use ssokit::hooks::{MemoryDirectory, MemoryEvents, MemoryMailer};
 use ssokit::store::{FlowStore, MemoryFlowStore};
 use ssokit::testkit::{DevProvider, DevUser, RunningProvider};
-use ssokit::{BeginLogin, Connection, Error, LoginHint, StaticConnections, Sso, SsoConfig, Tenant};
+use ssokit::{BeginLogin, Connection, Error, LoginHint, Sso, SsoConfig, StaticConnections, Tenant};
 use url::Url;
 
 /// A flow store that counts writes, to show that bad input changes nothing.
@@ -48,7 +48,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { jit: true, allowed_groups: vec![], role_map: vec![], offer_new_account: false, userinfo: false }
+        Self {
+            jit: true,
+            allowed_groups: vec![],
+            role_map: vec![],
+            offer_new_account: false,
+            userinfo: false,
+        }
     }
 }
 
@@ -109,8 +115,16 @@ impl Harness {
         .unwrap();
         let conn = Connection::from_spec(spec).unwrap();
         let tenants = vec![
-            Tenant { id: "acme".into(), domains: vec!["acme.test".into()], subdomain: Some("acme".into()) },
-            Tenant { id: "globex".into(), domains: vec!["globex.test".into()], subdomain: None },
+            Tenant {
+                id: "acme".into(),
+                domains: vec!["acme.test".into()],
+                subdomain: Some("acme".into()),
+            },
+            Tenant {
+                id: "globex".into(),
+                domains: vec!["globex.test".into()],
+                subdomain: None,
+            },
         ];
         let store = StaticConnections::new(tenants, vec![conn]).unwrap();
         let users = MemoryDirectory::new();
@@ -132,7 +146,16 @@ impl Harness {
             .flows(flows.clone())
             .build()
             .unwrap();
-        Self { sso, idp, users, mailer, events, clock, store: flows, offset: std::sync::Mutex::new(0) }
+        Self {
+            sso,
+            idp,
+            users,
+            mailer,
+            events,
+            clock,
+            store: flows,
+            offset: std::sync::Mutex::new(0),
+        }
     }
 
     pub fn provider(&self) -> &DevProvider {
@@ -160,14 +183,20 @@ impl Harness {
             })
             .await?
         {
-            Begin::Redirect(r) => Ok(Started { auth_url: r.url, cookie: r.flow_cookie.expose().to_owned() }),
+            Begin::Redirect(r) => Ok(Started {
+                auth_url: r.url,
+                cookie: r.flow_cookie.expose().to_owned(),
+            }),
             other => panic!("expected a redirect, got {other:?}"),
         }
     }
 
     /// Signs in at the provider and returns the callback's query string.
     pub fn idp_sign_in(&self, started: &Started, login: &str) -> String {
-        let cb = self.provider().sign_in(&started.auth_url, login).expect("provider accepts the request");
+        let cb = self
+            .provider()
+            .sign_in(&started.auth_url, login)
+            .expect("provider accepts the request");
         cb.query().unwrap_or_default().to_owned()
     }
 
@@ -182,17 +211,35 @@ impl Harness {
     pub async fn request_link(&self, login: &str) -> (String, String) {
         let started = self.begin(login).await;
         let query = self.idp_sign_in(&started, login);
-        let outcome = self.sso.complete_login(&query, Some(&started.cookie)).await.unwrap();
-        let Outcome::LinkOffered(offer) = outcome else { panic!("expected a link offer, got {outcome:?}") };
-        let choice = self
+        let outcome = self
             .sso
-            .choose(offer.offer.expose(), Some(&started.cookie), LinkChoice::Link)
+            .complete_login(&query, Some(&started.cookie))
             .await
             .unwrap();
-        assert!(matches!(choice, ChoiceOutcome::LinkMailed { .. }), "{choice:?}");
+        let Outcome::LinkOffered(offer) = outcome else {
+            panic!("expected a link offer, got {outcome:?}")
+        };
+        let choice = self
+            .sso
+            .choose(
+                offer.offer.expose(),
+                Some(&started.cookie),
+                LinkChoice::Link,
+            )
+            .await
+            .unwrap();
+        assert!(
+            matches!(choice, ChoiceOutcome::LinkMailed { .. }),
+            "{choice:?}"
+        );
         let mail = self.mailer.last().expect("a mail was sent");
         let link = Url::parse(mail.link.expose()).unwrap();
-        let token = link.query_pairs().find(|(k, _)| k == "token").unwrap().1.into_owned();
+        let token = link
+            .query_pairs()
+            .find(|(k, _)| k == "token")
+            .unwrap()
+            .1
+            .into_owned();
         (token, started.cookie)
     }
 

@@ -1,0 +1,329 @@
+//! The demo application over real HTTP on loopback: its routes, the session
+//! handling a host must get right, and bad input.
+
+#[allow(dead_code)]
+#[path = "../examples/demo/app.rs"]
+mod app;
+#[allow(dead_code)]
+#[path = "../examples/demo/config.rs"]
+mod config;
+#[allow(dead_code)]
+#[path = "../examples/demo/pages.rs"]
+mod pages;
+
+use std::sync::Arc;
+
+use reqwest::redirect::Policy;
+use reqwest::{Client, StatusCode};
+use url::Url;
+
+struct Demo {
+    base: Url,
+}
+
+async fn start() -> Demo {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = app::AppState::new(config::DemoConfig::embedded(addr), addr).unwrap();
+    tokio::spawn(async move { axum::serve(listener, app::router(state)).await.unwrap() });
+    Demo {
+        base: Url::parse(&format!("http://{addr}/")).unwrap(),
+    }
+}
+
+fn browser() -> (Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = Client::builder()
+        .redirect(Policy::none())
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input").skip(1) {
+        let tag = &part[..part.find('>').unwrap_or(part.len())];
+        if !tag.contains(r#"type="hidden""#) {
+            continue;
+        }
+        let attr = |name: &str| {
+            let key = format!(r#"{name}=""#);
+            tag.find(&key).map(|i| {
+                let rest = &tag[i + key.len()..];
+                rest[..rest.find('"').unwrap_or(rest.len())]
+                    .replace("&amp;", "&")
+                    .replace("&quot;", "\"")
+            })
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            out.push((n, v));
+        }
+    }
+    out
+}
+
+fn location(resp: &reqwest::Response, base: &Url) -> Url {
+    let loc = resp
+        .headers()
+        .get("location")
+        .expect("a Location header")
+        .to_str()
+        .unwrap();
+    base.join(loc).unwrap()
+}
+
+/// Signs in through the demo and its development IdP; returns the final response.
+async fn sign_in(
+    demo: &Demo,
+    client: &Client,
+    email: &str,
+    return_to: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("email", email.to_owned())];
+    if let Some(r) = return_to {
+        form.push(("return_to", r.to_owned()));
+    }
+    let resp = client
+        .post(demo.base.join("/login").unwrap())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&resp, &demo.base);
+    let page = client
+        .get(authorize.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut fields = hidden_inputs(&page);
+    fields.push(("login".into(), email.into()));
+    let resp = client
+        .post(authorize.clone())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_redirection(), "{}", resp.status());
+    let callback = location(&resp, &authorize);
+    client.get(callback).send().await.unwrap()
+}
+
+async fn me(demo: &Demo, client: &Client) -> (StatusCode, serde_json::Value) {
+    let r = client
+        .get(demo.base.join("/me").unwrap())
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn jit_sign_in_and_me() {
+    let demo = start().await;
+    let (client, _) = browser();
+    assert_eq!(me(&demo, &client).await.0, StatusCode::UNAUTHORIZED);
+    let resp = sign_in(&demo, &client, "dave@acme.test", Some("/welcome")).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], "/welcome");
+    let (status, body) = me(&demo, &client).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["email"], "dave@acme.test");
+    assert_eq!(body["tenant"], "acme");
+    assert_eq!(body["role"], "member");
+    let home = client
+        .get(demo.base.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Welcome") && home.contains("dev|dave@acme.test"));
+    let r = client
+        .post(demo.base.join("/logout").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(me(&demo, &client).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn session_fixation_fails() {
+    let demo = start().await;
+    let (client, jar) = browser();
+    // An attacker planted a session id in the victim's browser before login.
+    jar.add_cookie_str("demo_session=planted-by-attacker; Path=/", &demo.base);
+    sign_in(&demo, &client, "dave@acme.test", None).await;
+    assert_eq!(me(&demo, &client).await.0, StatusCode::OK);
+    // The planted id did not become a signed-in session.
+    let attacker = Client::new();
+    let r = attacker
+        .get(demo.base.join("/me").unwrap())
+        .header("cookie", "demo_session=planted-by-attacker")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn link_flow_through_the_outbox() {
+    let demo = start().await;
+    let (client, _) = browser();
+    let resp = sign_in(&demo, &client, "ann@acme.test", None).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let page = resp.text().await.unwrap();
+    assert!(page.contains(r#"action="/link/choose""#));
+    let mut fields = hidden_inputs(&page);
+    fields.push(("choice".into(), "link".into()));
+    let r = client
+        .post(demo.base.join("/link/choose").unwrap())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let outbox: serde_json::Value = client
+        .get(demo.base.join("/dev/outbox").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mail = outbox.as_array().unwrap().last().unwrap();
+    assert_eq!(mail["to"], "ann@acme.test");
+    let link = Url::parse(mail["link"].as_str().unwrap()).unwrap();
+    // Another browser cannot use the link.
+    let (other, _) = browser();
+    let r = other.get(link.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(me(&demo, &other).await.0, StatusCode::UNAUTHORIZED);
+    // The link was consumed by that attempt; sign in again and confirm properly.
+    let resp = sign_in(&demo, &client, "ann@acme.test", None).await;
+    let mut fields = hidden_inputs(&resp.text().await.unwrap());
+    fields.push(("choice".into(), "link".into()));
+    client
+        .post(demo.base.join("/link/choose").unwrap())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let outbox: serde_json::Value = client
+        .get(demo.base.join("/dev/outbox").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = Url::parse(
+        outbox.as_array().unwrap().last().unwrap()["link"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let r = client.get(link.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, body) = me(&demo, &client).await;
+    assert_eq!(body["email"], "ann@acme.test");
+    assert_eq!(
+        body["role"], "admin",
+        "the pre-existing account, not a new one"
+    );
+    // Reusing the link fails.
+    assert_eq!(
+        client.get(link).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn denials_and_bad_input_get_4xx_pages() {
+    let demo = start().await;
+    let (client, _) = browser();
+    let r = sign_in(&demo, &client, "bob@acme.test", None).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("Reference:"));
+    assert_eq!(
+        sign_in(&demo, &client, "carol@acme.test", None)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let post = |form: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = demo.base.join("/login").unwrap();
+        async move { client.post(url).form(&form).send().await.unwrap().status() }
+    };
+    assert_eq!(
+        post(vec![
+            ("email", "dave@acme.test".into()),
+            ("return_to", "//evil.example".into())
+        ])
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(vec![("email", "someone@gmail.com".into())]).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(vec![("email", "".into())]).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(vec![("email", "x@nowhere.test".into())]).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        post(vec![("email", "a".repeat(100_000))]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    for q in [
+        "",
+        "?state=x",
+        "?code=a&state=b&state=c",
+        "?error=access_denied&state=z",
+        "?%ff%fe=%00",
+    ] {
+        let r = client
+            .get(demo.base.join(&format!("/sso/oidc/callback{q}")).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{q}: {}", r.status());
+    }
+    let r = client
+        .get(demo.base.join("/link/confirm?token=nope").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = client
+        .post(demo.base.join("/link/choose").unwrap())
+        .form(&[("offer", "x"), ("choice", "link")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Nobody was created by any of it.
+    let users: serde_json::Value = client
+        .get(demo.base.join("/dev/users").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(users.as_array().unwrap().len(), 4);
+}
