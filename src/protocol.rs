@@ -15,7 +15,8 @@ use crate::types::VerifiedIdentity;
 /// What the flow asks of an adapter to start a login.
 #[derive(Debug)]
 pub struct StartRequest<'a> {
-    /// Where the IdP must send the browser back.
+    /// Where the IdP must send the browser back: the OIDC redirect URI, or
+    /// the SAML assertion consumer service URL.
     pub redirect_uri: &'a Url,
     /// The flow's random `state` (OIDC) / RelayState handle (SAML).
     pub state: &'a str,
@@ -38,6 +39,13 @@ pub enum ProtocolState {
         /// The redirect URI used (the token request must repeat it).
         redirect_uri: String,
     },
+    /// SAML: the AuthnRequest's ID (the Response's `InResponseTo` must equal it).
+    Saml {
+        /// The `ID` of the AuthnRequest.
+        request_id: String,
+        /// The ACS URL the request named.
+        acs_url: String,
+    },
 }
 
 impl std::fmt::Debug for ProtocolState {
@@ -47,6 +55,14 @@ impl std::fmt::Debug for ProtocolState {
                 .debug_struct("Oidc")
                 .field("redirect_uri", redirect_uri)
                 .finish_non_exhaustive(),
+            Self::Saml {
+                request_id,
+                acs_url,
+            } => f
+                .debug_struct("Saml")
+                .field("request_id", request_id)
+                .field("acs_url", acs_url)
+                .finish(),
         }
     }
 }
@@ -56,6 +72,9 @@ impl std::fmt::Debug for ProtocolState {
 pub struct Started {
     /// Where to send the browser.
     pub url: Url,
+    /// For bindings that POST (SAML HTTP-POST): the form fields to submit to
+    /// `url` from an auto-submitting page. `None`: redirect with a 303.
+    pub post_fields: Option<Vec<(String, String)>>,
     /// What to keep until the callback.
     pub state: ProtocolState,
 }

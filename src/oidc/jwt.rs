@@ -1065,8 +1065,11 @@ fn check_claims(payload: Vec<u8>, check: &IdTokenCheck<'_>) -> Result<IdTokenCla
     if !is_object(&payload) {
         return Err(TokenError::Malformed(BAD_CLAIMS));
     }
+    // One vectorised UTF-8 check of the whole payload, so that the parser does
+    // not re-validate every string it meets.
+    let json = std::str::from_utf8(&payload).map_err(|_| TokenError::Malformed(BAD_CLAIMS))?;
     let raw: RawClaims<'_> =
-        serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed(BAD_CLAIMS))?;
+        serde_json::from_str(json).map_err(|_| TokenError::Malformed(BAD_CLAIMS))?;
     let leeway = check.leeway.min(MAX_LEEWAY);
     let now_plus_leeway = check.now.saturating_add(leeway);
 

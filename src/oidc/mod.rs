@@ -384,6 +384,7 @@ impl IdpAdapter for OidcAdapter {
         let (url, _, _) = auth.url();
         Ok(Started {
             url,
+            post_fields: None,
             state: ProtocolState::Oidc {
                 nonce,
                 pkce_verifier,

@@ -128,7 +128,7 @@ done
 
 log "logs in $LOG_DIR"
 log "installing oidc-provider (npm ci)"
-(cd "$HERE" && npm ci --silent --no-audit --no-fund --loglevel=error)
+(cd "$HERE" && npm ci --silent --no-audit --no-fund)
 
 log "starting oidc-provider on $OP_URL"
 start_group "$OP_LOG" env OP_PORT="$OP_PORT" DEMO_URL="$DEMO_URL" node "$HERE/op.mjs"
