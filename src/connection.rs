@@ -76,6 +76,61 @@ pub struct OidcSettings {
     pub leeway_secs: u64,
     /// The claim that carries group names.
     pub groups_claim: String,
+    /// Where the discovery document is (default: the issuer +
+    /// `/.well-known/openid-configuration`).
+    pub discovery_url: String,
+    /// Vendor behaviour handled inside the OIDC adapter.
+    pub flavor: Flavor,
+    /// Extra parameters for the authorization request (Okta `idp`, …).
+    pub extra_auth_params: Vec<(String, String)>,
+}
+
+/// Vendor behaviour of an OIDC connection. The login flow never looks at
+/// this; the OIDC adapter does.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Flavor {
+    /// A standards-compliant provider: `email_verified` decides whether an
+    /// e-mail is verified; the subject is `sub`.
+    Generic,
+    /// Okta: like generic, and a thin ID token is completed from userinfo.
+    Okta,
+    /// Microsoft Entra ID.
+    Entra(EntraSettings),
+}
+
+/// Entra ID specifics.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct EntraSettings {
+    /// The cloud instance, e.g. `https://login.microsoftonline.com`.
+    pub instance: String,
+    /// Which tenants may sign in.
+    pub tenants: EntraTenants,
+    /// Accept v1.0 tokens (issuer `https://sts.windows.net/{tid}/`). Off by default.
+    pub accept_v1_tokens: bool,
+}
+
+/// Which Entra tenants a connection admits.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum EntraTenants {
+    /// One customer tenant, by GUID or verified domain (the tenant-specific
+    /// authority; the issuer is the tenant's exact v2.0 issuer).
+    Single(String),
+    /// The `organizations` authority for onboarding, restricted to these
+    /// tenant GUIDs (lower case).
+    Multi(Vec<String>),
+}
+
+/// Whether `s` is a GUID in its canonical 8-4-4-4-12 hex form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Which protocol a connection speaks, with its settings.
@@ -84,6 +139,9 @@ pub struct OidcSettings {
 pub enum Protocol {
     /// OpenID Connect.
     Oidc(OidcSettings),
+    /// SAML 2.0.
+    #[cfg(feature = "saml")]
+    Saml(crate::saml::SamlSettings),
 }
 
 impl Protocol {
@@ -91,6 +149,8 @@ impl Protocol {
     pub fn family(&self) -> ProtocolFamily {
         match self {
             Self::Oidc(_) => ProtocolFamily::Oidc,
+            #[cfg(feature = "saml")]
+            Self::Saml(_) => ProtocolFamily::Saml,
         }
     }
 }
@@ -101,6 +161,8 @@ impl Protocol {
 pub enum ProtocolFamily {
     /// OpenID Connect (generic, and later Okta and Entra ID as flavours).
     Oidc,
+    /// SAML 2.0.
+    Saml,
 }
 
 /// One validated identity-provider connection of a tenant.
@@ -142,7 +204,7 @@ pub struct ConnectionSpec {
     pub id: ConnectionId,
     /// See [`Connection::tenant`].
     pub tenant: TenantId,
-    /// Protocol: `oidc`.
+    /// Protocol and vendor: `oidc`, `okta` or `entra`.
     pub kind: String,
     /// See [`Connection::display_name`].
     #[serde(default)]
@@ -159,6 +221,32 @@ pub struct ConnectionSpec {
     /// OIDC client secret.
     #[serde(default)]
     pub client_secret: Option<SecretString>,
+    /// Entra: the customer's tenant id (GUID) or verified tenant domain.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// Entra: a multi-tenant (`organizations`) connection admitting these tenant ids.
+    #[serde(default)]
+    pub allowed_tenants: Option<Vec<String>>,
+    /// Entra: `global` (default), `usgov` or `china`.
+    #[serde(default)]
+    pub cloud: Option<String>,
+    /// Entra: the instance base URL, overriding `cloud` (tests point it at a local mock).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Entra: accept v1.0 tokens.
+    #[serde(default)]
+    pub accept_v1_tokens: bool,
+    /// Okta: the Okta domain as the customer pastes it (`acme.okta.com`,
+    /// `https://acme.okta.com/`).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Okta: a custom authorization server id (`default`, `aus…`); default:
+    /// the org authorization server.
+    #[serde(default)]
+    pub authorization_server: Option<String>,
+    /// Okta: the `idp` parameter to pass on (route to an IdP configured in Okta).
+    #[serde(default)]
+    pub idp: Option<String>,
     /// Extra scopes; default `email profile`.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
@@ -222,6 +310,200 @@ pub(crate) fn parse_idp_url(what: &str, raw: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
+/// Normalises an Okta domain as customers paste it: with or without scheme,
+/// with or without a trailing slash. Plain http only for loopback (tests).
+pub fn normalize_okta_domain(raw: &str) -> Result<String, Error> {
+    let raw = raw.trim().trim_end_matches('/');
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("https://{raw}")
+    };
+    let url = parse_idp_url("okta domain", &with_scheme)?;
+    if url.path() != "/" || url.host_str().is_none() {
+        return Err(config_error(
+            "the Okta domain must be a host name such as `acme.okta.com`",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn entra_instance(s: &ConnectionSpec) -> Result<String, Error> {
+    let instance = match (&s.base_url, s.cloud.as_deref()) {
+        (Some(base), _) => base.clone(),
+        (None, None | Some("global")) => "https://login.microsoftonline.com".to_owned(),
+        (None, Some("usgov")) => "https://login.microsoftonline.us".to_owned(),
+        (None, Some("china")) => "https://login.partner.microsoftonline.cn".to_owned(),
+        (None, Some(other)) => {
+            return Err(config_error(format!(
+                "connection {}: unknown cloud `{other}` (global, usgov or china)",
+                s.id
+            )));
+        }
+    };
+    parse_idp_url(&format!("connection {}: base_url", s.id), &instance)?;
+    Ok(instance.trim_end_matches('/').to_owned())
+}
+
+fn oidc_settings(s: &ConnectionSpec) -> Result<Protocol, Error> {
+    let id = &s.id;
+    let need = |v: &Option<String>, what: &str| {
+        v.clone()
+            .filter(|x| !x.trim().is_empty())
+            .ok_or_else(|| config_error(format!("connection {id}: `{what}` is required")))
+    };
+    let refuse = |fields: &[(&str, bool)]| -> Result<(), Error> {
+        match fields.iter().find(|(_, set)| *set) {
+            Some((name, _)) => Err(config_error(format!(
+                "connection {id}: `{name}` does not apply to kind `{}`",
+                s.kind
+            ))),
+            None => Ok(()),
+        }
+    };
+    let entra_keys = [
+        ("tenant_id", s.tenant_id.is_some()),
+        ("allowed_tenants", s.allowed_tenants.is_some()),
+        ("cloud", s.cloud.is_some()),
+        ("base_url", s.base_url.is_some()),
+        ("accept_v1_tokens", s.accept_v1_tokens),
+    ];
+    let okta_keys = [
+        ("domain", s.domain.is_some()),
+        ("authorization_server", s.authorization_server.is_some()),
+        ("idp", s.idp.is_some()),
+    ];
+    let client_id = need(&s.client_id, "client_id")?;
+    let leeway_secs = s.leeway_secs.unwrap_or(60);
+    if leeway_secs > 300 {
+        return Err(config_error(format!(
+            "connection {id}: leeway_secs must be at most 300"
+        )));
+    }
+    let (issuer, discovery_base, flavor, mut extra, default_scopes) = match s.kind.as_str() {
+        "oidc" => {
+            refuse(&entra_keys)?;
+            refuse(&okta_keys)?;
+            let issuer = need(&s.issuer, "issuer")?;
+            parse_idp_url(&format!("connection {id}: issuer"), &issuer)?;
+            (
+                issuer.clone(),
+                issuer,
+                Flavor::Generic,
+                Vec::new(),
+                vec!["email", "profile"],
+            )
+        }
+        "okta" => {
+            refuse(&entra_keys)?;
+            refuse(&[("issuer", s.issuer.is_some())])?;
+            let org = normalize_okta_domain(&need(&s.domain, "domain")?)?;
+            let issuer = match &s.authorization_server {
+                None => org,
+                Some(server)
+                    if !server.is_empty() && server.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+                {
+                    format!("{org}/oauth2/{server}")
+                }
+                Some(_) => {
+                    return Err(config_error(format!(
+                        "connection {id}: authorization_server must be an id such as `default` or `aus…`"
+                    )));
+                }
+            };
+            let extra = s
+                .idp
+                .iter()
+                .map(|idp| ("idp".to_owned(), idp.clone()))
+                .collect();
+            (
+                issuer.clone(),
+                issuer,
+                Flavor::Okta,
+                extra,
+                vec!["email", "profile"],
+            )
+        }
+        "entra" => {
+            refuse(&okta_keys)?;
+            refuse(&[("issuer", s.issuer.is_some())])?;
+            let instance = entra_instance(s)?;
+            let (tenants, authority) = match (&s.tenant_id, &s.allowed_tenants) {
+                (Some(_), Some(_)) => {
+                    return Err(config_error(format!(
+                        "connection {id}: give either tenant_id or allowed_tenants, not both"
+                    )));
+                }
+                (Some(t), None) => {
+                    let t = t.trim().to_ascii_lowercase();
+                    let domain_like = t.contains('.')
+                        && t.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+                    if !is_guid(&t) && !domain_like {
+                        return Err(config_error(format!(
+                            "connection {id}: tenant_id must be a tenant GUID or a verified tenant domain"
+                        )));
+                    }
+                    (EntraTenants::Single(t.clone()), t)
+                }
+                (None, Some(list)) => {
+                    let list: Vec<String> =
+                        list.iter().map(|t| t.trim().to_ascii_lowercase()).collect();
+                    if list.is_empty() || !list.iter().all(|t| is_guid(t)) {
+                        return Err(config_error(format!(
+                            "connection {id}: allowed_tenants must list tenant GUIDs (an empty list would admit every tenant)"
+                        )));
+                    }
+                    (EntraTenants::Multi(list), "organizations".to_owned())
+                }
+                (None, None) => {
+                    return Err(config_error(format!(
+                        "connection {id}: `tenant_id` (or `allowed_tenants`) is required"
+                    )));
+                }
+            };
+            let issuer = match &tenants {
+                EntraTenants::Single(t) if is_guid(t) => format!("{instance}/{t}/v2.0"),
+                _ => format!("{instance}/{{tenantid}}/v2.0"),
+            };
+            let base = format!("{instance}/{authority}/v2.0");
+            let flavor = Flavor::Entra(EntraSettings {
+                instance,
+                tenants,
+                accept_v1_tokens: s.accept_v1_tokens,
+            });
+            (issuer, base, flavor, Vec::new(), vec!["email", "profile"])
+        }
+        other => {
+            return Err(config_error(format!(
+                "connection {id}: unknown kind `{other}` (expected oidc, okta or entra)"
+            )));
+        }
+    };
+    extra.sort();
+    Ok(Protocol::Oidc(OidcSettings {
+        discovery_url: format!(
+            "{}/.well-known/openid-configuration",
+            discovery_base.trim_end_matches('/')
+        ),
+        issuer,
+        client_id,
+        client_secret: s.client_secret.clone(),
+        scopes: s
+            .scopes
+            .clone()
+            .unwrap_or_else(|| default_scopes.into_iter().map(str::to_owned).collect()),
+        userinfo: s.userinfo,
+        leeway_secs,
+        groups_claim: s
+            .groups_claim
+            .clone()
+            .unwrap_or_else(|| "groups".to_owned()),
+        flavor,
+        extra_auth_params: extra,
+    }))
+}
+
 impl TryFrom<ConnectionSpec> for Connection {
     type Error = Error;
 
@@ -229,42 +511,7 @@ impl TryFrom<ConnectionSpec> for Connection {
         if s.id.as_str().is_empty() || s.tenant.as_str().is_empty() {
             return Err(config_error("a connection needs an id and a tenant"));
         }
-        let protocol = match s.kind.as_str() {
-            "oidc" => {
-                let issuer_raw = s.issuer.ok_or_else(|| {
-                    config_error(format!("connection {}: `issuer` is required", s.id))
-                })?;
-                parse_idp_url(&format!("connection {}: issuer", s.id), &issuer_raw)?;
-                let issuer = issuer_raw;
-                let client_id = s.client_id.filter(|c| !c.is_empty()).ok_or_else(|| {
-                    config_error(format!("connection {}: `client_id` is required", s.id))
-                })?;
-                let leeway_secs = s.leeway_secs.unwrap_or(60);
-                if leeway_secs > 300 {
-                    return Err(config_error(format!(
-                        "connection {}: leeway_secs must be at most 300",
-                        s.id
-                    )));
-                }
-                Protocol::Oidc(OidcSettings {
-                    issuer,
-                    client_id,
-                    client_secret: s.client_secret,
-                    scopes: s
-                        .scopes
-                        .unwrap_or_else(|| vec!["email".to_owned(), "profile".to_owned()]),
-                    userinfo: s.userinfo,
-                    leeway_secs,
-                    groups_claim: s.groups_claim.unwrap_or_else(|| "groups".to_owned()),
-                })
-            }
-            other => {
-                return Err(config_error(format!(
-                    "connection {}: unknown kind `{other}` (expected `oidc`)",
-                    s.id
-                )));
-            }
-        };
+        let protocol = oidc_settings(&s)?;
         if s.offer_new_account && !s.jit {
             return Err(config_error(format!(
                 "connection {}: offer_new_account needs jit = true",
@@ -493,5 +740,140 @@ mod tests {
         assert!(
             StaticConnections::new(vec![t("a", "acme.test"), t("b", "beta.test")], vec![]).is_ok()
         );
+    }
+
+    fn oidc(c: &Connection) -> &OidcSettings {
+        match &c.protocol {
+            Protocol::Oidc(s) => s,
+            #[allow(unreachable_patterns)]
+            _ => panic!("not oidc"),
+        }
+    }
+
+    const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+    #[test]
+    fn okta_domain_is_normalised_however_pasted() {
+        for pasted in [
+            "https://acme.okta.com/",
+            "acme.okta.com",
+            " https://acme.okta.com ",
+            "ACME.okta.com/",
+        ] {
+            let c = spec(serde_json::json!({
+                "id": "c", "tenant": "t", "kind": "okta", "domain": pasted, "client_id": "x"
+            }))
+            .unwrap();
+            let s = oidc(&c);
+            assert_eq!(s.issuer, "https://acme.okta.com", "{pasted}");
+            assert_eq!(
+                s.discovery_url,
+                "https://acme.okta.com/.well-known/openid-configuration"
+            );
+            assert_eq!(s.flavor, Flavor::Okta);
+        }
+        for bad in [
+            "http://acme.okta.com",
+            "https://acme.okta.com/oauth2",
+            "ftp://acme.okta.com",
+            "",
+        ] {
+            assert!(
+                spec(serde_json::json!({"id": "c", "tenant": "t", "kind": "okta", "domain": bad, "client_id": "x"})).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn okta_custom_authorization_server_and_idp() {
+        let c = spec(serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "okta", "domain": "acme.okta.com", "client_id": "x",
+            "authorization_server": "default", "idp": "0oa1"
+        }))
+        .unwrap();
+        let s = oidc(&c);
+        assert_eq!(s.issuer, "https://acme.okta.com/oauth2/default");
+        assert_eq!(
+            s.extra_auth_params,
+            vec![("idp".to_owned(), "0oa1".to_owned())]
+        );
+        assert!(spec(serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "okta", "domain": "acme.okta.com", "client_id": "x",
+            "authorization_server": "../evil"
+        }))
+        .is_err());
+    }
+
+    #[test]
+    fn entra_single_tenant_uses_the_exact_tenant_issuer() {
+        let c = spec(serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "entra", "tenant_id": TID, "client_id": "x"
+        }))
+        .unwrap();
+        let s = oidc(&c);
+        assert_eq!(
+            s.issuer,
+            format!("https://login.microsoftonline.com/{TID}/v2.0")
+        );
+        assert_eq!(
+            s.discovery_url,
+            format!(
+                "https://login.microsoftonline.com/{TID}/v2.0/.well-known/openid-configuration"
+            )
+        );
+        let c = spec(serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "entra", "tenant_id": TID, "client_id": "x", "cloud": "usgov"
+        }))
+        .unwrap();
+        assert!(
+            oidc(&c)
+                .issuer
+                .starts_with("https://login.microsoftonline.us/")
+        );
+    }
+
+    #[test]
+    fn entra_multi_tenant_needs_an_allow_list_of_guids() {
+        let c = spec(serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "entra", "allowed_tenants": [TID.to_uppercase()], "client_id": "x"
+        }))
+        .unwrap();
+        let s = oidc(&c);
+        assert_eq!(
+            s.issuer,
+            "https://login.microsoftonline.com/{tenantid}/v2.0"
+        );
+        assert!(s.discovery_url.contains("/organizations/v2.0/"));
+        match &s.flavor {
+            Flavor::Entra(e) => assert_eq!(e.tenants, EntraTenants::Multi(vec![TID.to_owned()])),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            serde_json::json!({"allowed_tenants": []}),
+            serde_json::json!({"allowed_tenants": ["contoso.com"]}),
+            serde_json::json!({"allowed_tenants": [TID], "tenant_id": TID}),
+            serde_json::json!({}),
+            serde_json::json!({"tenant_id": "not a tenant"}),
+            serde_json::json!({"tenant_id": TID, "domain": "acme.okta.com"}),
+            serde_json::json!({"tenant_id": TID, "issuer": "https://evil.example"}),
+            serde_json::json!({"tenant_id": TID, "cloud": "mars"}),
+        ] {
+            let mut v =
+                serde_json::json!({"id": "c", "tenant": "t", "kind": "entra", "client_id": "x"});
+            v.as_object_mut()
+                .unwrap()
+                .extend(bad.as_object().unwrap().clone());
+            assert!(spec(v.clone()).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn vendor_keys_do_not_apply_to_generic_oidc() {
+        assert!(spec(serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "oidc", "issuer": "https://idp.example", "client_id": "x",
+            "tenant_id": TID
+        }))
+        .is_err());
     }
 }

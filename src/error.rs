@@ -31,6 +31,9 @@ pub enum ErrorKind {
     /// The identity provider's token failed validation.
     #[cfg(feature = "oidc")]
     Token(crate::oidc::jwt::TokenError),
+    /// A SAML response, metadata or SAML configuration was refused.
+    #[cfg(feature = "saml")]
+    Saml(crate::saml::SamlError),
     /// The identity provider answered with an error or could not be reached.
     Idp(IdpError),
     /// The configuration is invalid (reported when it is built, or when a
@@ -117,6 +120,12 @@ pub enum IdpError {
     Userinfo(String),
     /// An HTTP request to the IdP failed.
     Http(String),
+    /// Entra: the token's tenant is not on the connection's allow-list.
+    TenantNotAllowed,
+    /// Entra: the token's `tid` and its issuer name different tenants.
+    TenantMismatch,
+    /// Entra: a v1.0 token, which this connection does not accept.
+    V1Token,
 }
 
 /// A host hook failed. Wraps the host's own message.
@@ -208,7 +217,15 @@ impl Error {
             ErrorKind::Flow(_) | ErrorKind::Link(_) => 400,
             #[cfg(feature = "oidc")]
             ErrorKind::Token(_) => 401,
-            ErrorKind::Idp(IdpError::Authorization { .. } | IdpError::IssuerMismatch) => 401,
+            #[cfg(feature = "saml")]
+            ErrorKind::Saml(e) => e.status(),
+            ErrorKind::Idp(
+                IdpError::Authorization { .. }
+                | IdpError::IssuerMismatch
+                | IdpError::TenantNotAllowed
+                | IdpError::TenantMismatch
+                | IdpError::V1Token,
+            ) => 401,
             ErrorKind::Idp(_) => 502,
             ErrorKind::Config(_) | ErrorKind::Hook(_) | ErrorKind::Store(_) => 500,
         }
@@ -223,6 +240,8 @@ impl Error {
             ErrorKind::Link(_) => "link",
             #[cfg(feature = "oidc")]
             ErrorKind::Token(_) => "token",
+            #[cfg(feature = "saml")]
+            ErrorKind::Saml(_) => "saml",
             ErrorKind::Idp(_) => "idp",
             ErrorKind::Config(_) => "config",
             ErrorKind::Hook(_) => "hook",
@@ -239,6 +258,8 @@ impl fmt::Display for Error {
             ErrorKind::Link(e) => write!(f, "account link: {e}")?,
             #[cfg(feature = "oidc")]
             ErrorKind::Token(e) => write!(f, "ID token rejected: {e}")?,
+            #[cfg(feature = "saml")]
+            ErrorKind::Saml(e) => write!(f, "SAML: {e}")?,
             ErrorKind::Idp(e) => write!(f, "identity provider: {e}")?,
             ErrorKind::Config(m) => write!(f, "configuration: {m}")?,
             ErrorKind::Hook(e) => write!(f, "host hook failed: {e}")?,
@@ -256,6 +277,8 @@ impl std::error::Error for Error {
         match &self.kind {
             #[cfg(feature = "oidc")]
             ErrorKind::Token(e) => Some(e),
+            #[cfg(feature = "saml")]
+            ErrorKind::Saml(e) => Some(e),
             ErrorKind::Hook(e) => Some(e),
             ErrorKind::Store(e) => Some(e),
             _ => None,
@@ -333,6 +356,11 @@ impl fmt::Display for IdpError {
             Self::TokenEndpoint(m) => write!(f, "the token endpoint failed: {m}"),
             Self::Userinfo(m) => write!(f, "the userinfo endpoint failed: {m}"),
             Self::Http(m) => write!(f, "request failed: {m}"),
+            Self::TenantNotAllowed => f.write_str(
+                "your organisation's Microsoft Entra tenant is not allowed to sign in here",
+            ),
+            Self::TenantMismatch => f.write_str("the token's tenant and issuer disagree"),
+            Self::V1Token => f.write_str("v1.0 tokens are not accepted by this connection"),
         }
     }
 }

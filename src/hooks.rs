@@ -275,6 +275,20 @@ impl UserDirectory for MemoryDirectory {
     }
 }
 
+/// Completes an identity's groups when the IdP left them out (Entra's group
+/// overage: more than 200 groups). A host implements it with Microsoft Graph
+/// (`/users/{oid}/getMemberObjects`), for example.
+#[async_trait]
+pub trait GroupLookup: Send + Sync {
+    /// All groups of the identity, as the connection's `allowed_groups` and
+    /// `role_map` name them.
+    async fn groups(
+        &self,
+        connection: &crate::connection::Connection,
+        identity: &crate::types::VerifiedIdentity,
+    ) -> Result<Vec<String>, HookError>;
+}
+
 /// Why a mail is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -118,6 +118,7 @@
 pub mod clock;
 pub mod connection;
 pub mod discovery;
+pub mod domain;
 pub mod error;
 pub mod flow;
 pub mod hooks;
@@ -132,6 +133,12 @@ mod sso;
 
 #[cfg(feature = "oidc")]
 pub mod oidc;
+
+#[cfg(feature = "saml")]
+pub mod saml;
+
+#[cfg(feature = "scim")]
+pub mod scim;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

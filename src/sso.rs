@@ -19,7 +19,8 @@ use crate::flow::{
     mask_email, store_key, validate_return_to,
 };
 use crate::hooks::{
-    Event, EventKind, EventSink, LinkResult, Mail, MailKind, Mailer, TracingEvents, UserDirectory,
+    Event, EventKind, EventSink, GroupLookup, LinkResult, Mail, MailKind, Mailer, TracingEvents,
+    UserDirectory,
 };
 use crate::http::HttpClient;
 use crate::policy::{self, DenyReason, Resolution};
@@ -81,6 +82,7 @@ pub struct SsoBuilder {
     events: Option<Arc<dyn EventSink>>,
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
+    group_lookup: Option<Arc<dyn GroupLookup>>,
 }
 
 impl std::fmt::Debug for SsoBuilder {
@@ -125,6 +127,12 @@ impl SsoBuilder {
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+    /// Completes groups the IdP left out (Entra group overage). Without it,
+    /// such logins are denied where groups decide admission or roles.
+    pub fn group_lookup(mut self, lookup: Arc<dyn GroupLookup>) -> Self {
+        self.group_lookup = Some(lookup);
         self
     }
 
@@ -181,6 +189,7 @@ impl SsoBuilder {
                 events: self.events.unwrap_or_else(|| Arc::new(TracingEvents)),
                 clock,
                 adapters,
+                group_lookup: self.group_lookup,
                 config: cfg,
             }),
         })
@@ -198,6 +207,7 @@ struct Inner {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     adapters: HashMap<ProtocolFamily, Arc<dyn IdpAdapter>>,
+    group_lookup: Option<Arc<dyn GroupLookup>>,
 }
 
 /// Single sign-on for one application. Cheap to clone; share one per process.
@@ -246,6 +256,7 @@ impl Sso {
             events: None,
             http: None,
             clock: None,
+            group_lookup: None,
         }
     }
 
@@ -468,12 +479,21 @@ impl Sso {
             };
             return Err(self.fail(err.into(), &trace_id, &ctx));
         }
-        let identity = self
+        let mut identity = self
             .adapter(&conn)
             .map_err(|e| self.fail(e, &trace_id, &ctx))?
             .finish(&conn, &pending.protocol, &callback, now)
             .await
             .map_err(|e| self.fail(e, &trace_id, &ctx))?;
+        if identity.profile.groups_incomplete {
+            if let Some(lookup) = &self.inner.group_lookup {
+                identity.profile.groups = lookup
+                    .groups(&conn, &identity)
+                    .await
+                    .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
+                identity.profile.groups_incomplete = false;
+            }
+        }
         if identity.key.connection != conn.id {
             return Err(self.fail(
                 Error::new(ErrorKind::Config(

@@ -99,6 +99,11 @@ pub struct Profile {
     pub family_name: Option<String>,
     /// Group names or ids the IdP sent (used for admission and role mapping).
     pub groups: Vec<String>,
+    /// The IdP left groups out (Entra's group overage): `groups` is not the
+    /// whole list. Admission that depends on groups fails closed unless a
+    /// [`GroupLookup`](crate::hooks::GroupLookup) hook completes them.
+    #[serde(default)]
+    pub groups_incomplete: bool,
 }
 
 impl Profile {

@@ -22,9 +22,15 @@ struct Demo {
 }
 
 async fn start() -> Demo {
+    start_with(|_| {}).await
+}
+
+async fn start_with(tweak: impl FnOnce(&mut config::DemoConfig)) -> Demo {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = app::AppState::new(config::DemoConfig::embedded(addr), addr).unwrap();
+    let mut cfg = config::DemoConfig::embedded(addr);
+    tweak(&mut cfg);
+    let state = app::AppState::new(cfg, addr).unwrap();
     tokio::spawn(async move { axum::serve(listener, app::router(state)).await.unwrap() });
     Demo {
         base: Url::parse(&format!("http://{addr}/")).unwrap(),
@@ -326,4 +332,42 @@ async fn denials_and_bad_input_get_4xx_pages() {
         .await
         .unwrap();
     assert_eq!(users.as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn tenant_subdomain_routes_without_an_email() {
+    let demo = start_with(|c| c.base_domain = Some("app.example".into())).await;
+    let (client, _) = browser();
+    let login = demo.base.join("/login").unwrap();
+    let r = client
+        .post(login.clone())
+        .header("host", "acme.app.example")
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/dev/idp/authorize")
+    );
+    // An unknown subdomain does not route; the bare domain asks for an e-mail.
+    let r = client
+        .post(login.clone())
+        .header("host", "globex.app.example")
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = client
+        .post(login)
+        .header("host", "app.example")
+        .form(&[("x", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }

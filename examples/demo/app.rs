@@ -41,6 +41,7 @@ pub(crate) struct AppState {
     dev_idp: DevProvider,
     public_url: Url,
     secure_cookies: bool,
+    base_domain: Option<String>,
 }
 
 impl AppState {
@@ -96,6 +97,7 @@ impl AppState {
             sessions: Arc::default(),
             dev_idp,
             secure_cookies: public_url.scheme() == "https",
+            base_domain: config.base_domain.clone().map(|d| d.to_ascii_lowercase()),
             public_url,
         })
     }
@@ -163,7 +165,7 @@ async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
             let identities = st.users.identities_of(&s.user.id);
             Html(pages::signed_in(&s.user, &identities)).into_response()
         }
-        None => Html(pages::login()).into_response(),
+        None => Html(pages::login(subdomain(&st, &headers).as_deref())).into_response(),
     }
 }
 
@@ -174,14 +176,32 @@ struct LoginForm {
     return_to: Option<String>,
 }
 
-async fn login(State(st): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+/// The tenant label of a request to `{label}.{base_domain}`, if any.
+fn subdomain(st: &AppState, headers: &HeaderMap) -> Option<String> {
+    let base = st.base_domain.as_deref()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let host = host
+        .rsplit_once(':')
+        .map_or(host, |(h, _)| h)
+        .to_ascii_lowercase();
+    let label = host.strip_suffix(base)?.strip_suffix('.')?;
+    (!label.is_empty() && !label.contains('.')).then(|| label.to_owned())
+}
+
+async fn login(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let hint = match (
         form.connection.filter(|c| !c.is_empty()),
         form.email.filter(|e| !e.trim().is_empty()),
+        subdomain(&st, &headers),
     ) {
-        (Some(id), _) => LoginHint::Connection(ConnectionId::new(id)),
-        (None, Some(email)) => LoginHint::Email(email.trim().to_owned()),
-        (None, None) => {
+        (Some(id), _, _) => LoginHint::Connection(ConnectionId::new(id)),
+        (None, Some(email), _) => LoginHint::Email(email.trim().to_owned()),
+        (None, None, Some(label)) => LoginHint::Subdomain(label),
+        (None, None, None) => {
             return (
                 StatusCode::BAD_REQUEST,
                 Html(pages::error("Type your work e-mail address.", None)),

@@ -12,6 +12,10 @@ pub(crate) struct DemoConfig {
     /// The URL users reach the app at; default `http://` + the bind address.
     #[serde(default)]
     pub(crate) public_url: Option<String>,
+    /// Per-tenant subdomains: a request to `acme.{base_domain}` signs in
+    /// through tenant `acme`'s connection without asking for an e-mail.
+    #[serde(default)]
+    pub(crate) base_domain: Option<String>,
     #[serde(default)]
     pub(crate) tenants: Vec<Tenant>,
     #[serde(default)]

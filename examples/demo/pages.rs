@@ -42,7 +42,18 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
-pub(crate) fn login() -> String {
+pub(crate) fn login(tenant_subdomain: Option<&str>) -> String {
+    if let Some(label) = tenant_subdomain {
+        return layout(
+            "Sign in",
+            &format!(
+                r#"<h1>Sign in to {label}</h1>
+<form method="post" action="/login"><button type="submit">Continue with single sign-on</button></form>
+<p class="muted">You will be sent to your organisation's sign-in page.</p>"#,
+                label = esc(label)
+            ),
+        );
+    }
     layout(
         "Sign in",
         r#"<h1>Sign in</h1>

@@ -11,15 +11,18 @@
 //! 2. The header is a JSON object with an `alg`; `crit` is refused; `typ`, if
 //!    present, is `JWT` or `application/jwt`.
 //! 3. The key is chosen by `kid` (a token without `kid` is accepted only when
-//!    the set holds exactly one key). **The algorithm comes from the key**: a
+//!    the set holds exactly one key; several keys sharing the token's `kid` are
+//!    ambiguous and refused). **The algorithm comes from the key**: a
 //!    JWK's `alg`, when present, must equal the header's; otherwise the header's
 //!    algorithm must fit the key type (RSA: RS256/384/512, PS256/384/512; EC
 //!    P-256: ES256; EC P-384: ES384). `none` and HMAC algorithms are never
 //!    accepted.
 //! 4. The signature is verified. Nothing in the payload is read before that.
 //! 5. The claims: `iss`, `aud`/`azp`, `exp`, `iat`, `nbf`, `nonce`,
-//!    `auth_time` (when a `max_age` is set) and `sub`, as in
-//!    [OpenID Connect Core §3.1.3.7](https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation).
+//!    `auth_time` (when a `max_age` is set) and `sub`, in that order, as in
+//!    [OpenID Connect Core §3.1.3.7][oidc-validation].
+//!
+//! [oidc-validation]: https://openid.net/specs/openid-connect-core-1_0.html#IDTokenValidation
 //!
 //! ```
 //! use ssokit::oidc::jwt::{verify_id_token, IdTokenCheck, JwkSet, TokenError};
@@ -1582,6 +1585,33 @@ mod tests {
         assert_eq!(verify(&t).unwrap_err(), TokenError::AlgorithmMismatch);
     }
 
+    /// The signature step re-checks the key/algorithm pairing on its own, so
+    /// a future change to the selection logic cannot open a confusion hole.
+    #[test]
+    fn key_verify_refuses_a_foreign_algorithm() {
+        let keys = all_keys();
+        let t = es256(&ec(), &json!({"alg": "ES256", "kid": "e1"}), &claims());
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let sig = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let ec_key = keys.select(Some("e1")).unwrap();
+        assert_eq!(ec_key.verify(Alg::Es256, input.as_bytes(), &sig), Ok(()));
+        for alg in [Alg::Es384, Alg::Rs256, Alg::Ps256] {
+            assert_eq!(
+                ec_key.verify(alg, input.as_bytes(), &sig),
+                Err(TokenError::AlgorithmMismatch),
+                "{alg:?}"
+            );
+        }
+        let rsa_key = keys.select(Some("r1")).unwrap();
+        for alg in [Alg::Es256, Alg::Es384] {
+            assert_eq!(
+                rsa_key.verify(alg, input.as_bytes(), &sig),
+                Err(TokenError::AlgorithmMismatch),
+                "{alg:?}"
+            );
+        }
+    }
+
     #[test]
     fn jwk_alg_pins_the_algorithm() {
         let kp = rsa(RSA1);
@@ -1727,7 +1757,6 @@ mod tests {
             format!("{}.{}", parts[0], parts[1]),
             format!(".{}.{}", parts[1], parts[2]),
             format!("{}..{}", parts[0], parts[2]),
-            format!("{t}.x.y"),
             format!("{}!.{}.{}", parts[0], parts[1], parts[2]),
             format!("{}.{}", b64(b"[\"RS256\"]"), "e30.AAAA"),
             format!("{}.{}", b64(b"{\"alg\":7}"), "e30.AAAA"),
@@ -1741,6 +1770,16 @@ mod tests {
                 "{bad:?} -> {:?}",
                 verify(&bad)
             );
+        }
+    }
+
+    #[test]
+    fn encrypted_tokens_are_named() {
+        // A JWE compact serialisation has five parts.
+        let t = format!("{}.x.y", token());
+        match verify(&t).unwrap_err() {
+            TokenError::Malformed(detail) => assert!(detail.contains("JWE"), "{detail}"),
+            other => panic!("{other:?}"),
         }
     }
 

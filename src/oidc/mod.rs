@@ -31,7 +31,7 @@ use url::Url;
 pub use keys::KeyCachePolicy;
 
 use crate::clock::{Clock, unix_seconds};
-use crate::connection::{Connection, OidcSettings, Protocol};
+use crate::connection::{Connection, EntraTenants, Flavor, OidcSettings, Protocol, is_guid};
 use crate::error::{Error, ErrorKind, IdpError};
 use crate::http::{HttpClient, HttpRequest, HttpResponse};
 use crate::protocol::{CallbackParams, IdpAdapter, ProtocolState, StartRequest, Started};
@@ -43,6 +43,9 @@ use keys::{Cached, KeyCache};
 /// Endpoints of a provider, from its discovery document.
 #[derive(Debug, Clone)]
 pub struct ProviderEndpoints {
+    /// The issuer the document names (for Entra `organizations`, the
+    /// `{tenantid}` template).
+    pub issuer: String,
     /// `authorization_endpoint`.
     pub authorization: Url,
     /// `token_endpoint`.
@@ -149,16 +152,22 @@ impl OidcAdapter {
     pub async fn endpoints(&self, s: &OidcSettings) -> Result<Arc<ProviderEndpoints>, Error> {
         let now = self.clock.now();
         let http = self.http.clone();
-        let issuer = s.issuer.clone();
+        // Keyed by what the check depends on: the document and the expected issuer.
+        let key = format!("{} {}", s.discovery_url, s.issuer);
         self.metadata
-            .get(&s.issuer, now, false, move || async move {
-                discover(http.as_ref(), &issuer).await
+            .get(&key, now, false, move || async move {
+                discover(http.as_ref(), s).await
             })
             .await
     }
 
     /// Validates an ID token against the provider's keys, refreshing them
     /// (rate-limited) when the token names a key id the cache does not know.
+    ///
+    /// The expected issuer is exact: the configured one, or for Entra the
+    /// tenant's v2.0 issuer (for a multi-tenant connection, the `{tenantid}`
+    /// template filled with the token's `tid`, which must be on the
+    /// allow-list; the `tid` claim must then name the same tenant).
     pub async fn validate_id_token(
         &self,
         s: &OidcSettings,
@@ -168,8 +177,9 @@ impl OidcAdapter {
         now: SystemTime,
     ) -> Result<IdTokenClaims, Error> {
         let header = jwt::peek_header(id_token)?;
+        let (issuer, jwks_uri) = expected_issuer(s, endpoints, id_token)?;
         let check = IdTokenCheck {
-            issuer: &s.issuer,
+            issuer: &issuer,
             client_id: &s.client_id,
             nonce,
             now: unix_seconds(now),
@@ -180,26 +190,36 @@ impl OidcAdapter {
             |keys: &jwt::JwkSet| header.kid.as_deref().is_some_and(|k| !keys.contains_kid(k));
         let keys = self
             .keys
-            .get(self.http.as_ref(), &endpoints.jwks_uri, now, false)
+            .get(self.http.as_ref(), &jwks_uri, now, false)
             .await?;
         let keys = if unknown_kid(&keys) {
             self.keys
-                .get(self.http.as_ref(), &endpoints.jwks_uri, now, true)
+                .get(self.http.as_ref(), &jwks_uri, now, true)
                 .await?
         } else {
             keys
         };
-        match jwt::verify_id_token(id_token, &keys, &check) {
+        let claims = match jwt::verify_id_token(id_token, &keys, &check) {
             Err(e @ TokenError::UnknownKey { .. }) if header.kid.is_none() => {
                 // No kid and no usable key: one refresh may bring it.
                 let keys = self
                     .keys
-                    .get(self.http.as_ref(), &endpoints.jwks_uri, now, true)
+                    .get(self.http.as_ref(), &jwks_uri, now, true)
                     .await?;
-                jwt::verify_id_token(id_token, &keys, &check).map_err(|_| e.into())
+                jwt::verify_id_token(id_token, &keys, &check).map_err(|_| Error::from(e))?
             }
-            other => Ok(other?),
+            other => other?,
+        };
+        if let Flavor::Entra(_) = &s.flavor {
+            // The verified `tid` must name the tenant of the verified issuer.
+            let tid = claims
+                .claim("tid")
+                .and_then(|v| v.as_str().map(str::to_ascii_lowercase));
+            if tid.as_deref() != Some(entra_tenant_of(&issuer).as_str()) {
+                return Err(IdpError::TenantMismatch.into());
+            }
         }
+        Ok(claims)
     }
 
     async fn exchange_code(
@@ -309,13 +329,12 @@ impl OidcAdapter {
     }
 }
 
-/// Fetches and checks a discovery document.
-async fn discover(http: &dyn HttpClient, issuer: &str) -> Result<ProviderEndpoints, Error> {
-    let url = Url::parse(&format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    ))
-    .map_err(|_| Error::new(ErrorKind::Config("the issuer is not a URL".into())))?;
+/// Fetches and checks a discovery document: its `issuer` must be the
+/// configured issuer exactly (Entra: the tenant's concrete v2.0 issuer, or the
+/// `{tenantid}` template for `organizations`).
+async fn discover(http: &dyn HttpClient, s: &OidcSettings) -> Result<ProviderEndpoints, Error> {
+    let url = Url::parse(&s.discovery_url)
+        .map_err(|_| Error::new(ErrorKind::Config("the discovery URL is not a URL".into())))?;
     let resp = fetch(http, get(&url)).await?;
     if !resp.status().is_success() {
         return Err(IdpError::Discovery(format!("HTTP {}", resp.status().as_u16())).into());
@@ -323,13 +342,28 @@ async fn discover(http: &dyn HttpClient, issuer: &str) -> Result<ProviderEndpoin
     let meta: CoreProviderMetadata = serde_json::from_slice(resp.body()).map_err(|_| {
         IdpError::Discovery("the discovery document is not valid provider metadata".into())
     })?;
-    if meta.issuer().as_str() != issuer {
+    // IssuerUrl keeps the string as served.
+    let served = meta.issuer().as_str().to_owned();
+    let issuer_ok = match &s.flavor {
+        Flavor::Entra(e) => match &e.tenants {
+            EntraTenants::Single(t) if is_guid(t) => served == s.issuer,
+            // Addressed by a verified domain: the document must name a concrete tenant.
+            EntraTenants::Single(_) => served
+                .strip_prefix(&format!("{}/", e.instance))
+                .and_then(|rest| rest.strip_suffix("/v2.0"))
+                .is_some_and(is_guid),
+            EntraTenants::Multi(_) => served == s.issuer,
+        },
+        _ => served == s.issuer,
+    };
+    if !issuer_ok {
         return Err(IdpError::Discovery(
             "the discovery document names another issuer than the configured one".into(),
         )
         .into());
     }
     Ok(ProviderEndpoints {
+        issuer: served,
         authorization: endpoint(
             "authorization_endpoint",
             Some(meta.authorization_endpoint().as_str()),
@@ -341,6 +375,90 @@ async fn discover(http: &dyn HttpClient, issuer: &str) -> Result<ProviderEndpoin
             .transpose()?,
         jwks_uri: endpoint("jwks_uri", Some(meta.jwks_uri().as_str()))?,
     })
+}
+
+/// The few claims read before verification, to choose the expected issuer.
+#[derive(Deserialize)]
+struct Unverified {
+    iss: Option<String>,
+    tid: Option<String>,
+    ver: Option<String>,
+}
+
+fn peek_unverified(token: &str) -> Result<Unverified, Error> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or(TokenError::Malformed("not a compact JWS"))?;
+    if payload.len() > 16 * 1024 {
+        return Err(TokenError::TooLarge.into());
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed("payload is not base64url"))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|_| TokenError::Malformed("payload is not a JSON object").into())
+}
+
+fn entra_tenant_of(issuer: &str) -> String {
+    let trimmed = issuer.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/v2.0").unwrap_or(trimmed);
+    trimmed
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+/// The exact issuer a token must carry, and the JWKS to verify it with.
+fn expected_issuer(
+    s: &OidcSettings,
+    endpoints: &ProviderEndpoints,
+    token: &str,
+) -> Result<(String, Url), Error> {
+    let Flavor::Entra(e) = &s.flavor else {
+        return Ok((s.issuer.clone(), endpoints.jwks_uri.clone()));
+    };
+    let claims = peek_unverified(token)?;
+    let tid = claims
+        .tid
+        .map(|t| t.to_ascii_lowercase())
+        .filter(|t| is_guid(t))
+        .ok_or(TokenError::MissingClaim("tid"))?;
+    let v1 = claims.ver.as_deref() == Some("1.0")
+        || claims
+            .iss
+            .as_deref()
+            .is_some_and(|i| i.starts_with("https://sts.windows.net/"));
+    if v1 && !e.accept_v1_tokens {
+        return Err(IdpError::V1Token.into());
+    }
+    let v2_issuer = match &e.tenants {
+        EntraTenants::Single(_) => {
+            if entra_tenant_of(&endpoints.issuer) != tid {
+                return Err(IdpError::TenantMismatch.into());
+            }
+            endpoints.issuer.clone()
+        }
+        EntraTenants::Multi(allowed) => {
+            if !allowed.contains(&tid) {
+                return Err(IdpError::TenantNotAllowed.into());
+            }
+            endpoints.issuer.replace("{tenantid}", &tid)
+        }
+    };
+    let issuer = if v1 {
+        format!("https://sts.windows.net/{tid}/")
+    } else {
+        v2_issuer
+    };
+    let jwks_uri = match &e.tenants {
+        // Keys are discovered and cached per tenant.
+        EntraTenants::Multi(_) => Url::parse(&format!("{}/{tid}/discovery/v2.0/keys", e.instance))
+            .map_err(|_| IdpError::Discovery("the tenant's key URL is not valid".into()))?,
+        EntraTenants::Single(_) => endpoints.jwks_uri.clone(),
+    };
+    Ok((issuer, jwks_uri))
 }
 
 #[async_trait]
@@ -380,6 +498,13 @@ impl IdpAdapter for OidcAdapter {
         }
         if let Some(hint) = req.login_hint {
             auth = auth.set_login_hint(LoginHint::new(hint.to_owned()));
+            if let (Flavor::Entra(_), Some(domain)) = (&s.flavor, crate::types::email_domain(hint))
+            {
+                auth = auth.add_extra_param("domain_hint", domain);
+            }
+        }
+        for (k, v) in &s.extra_auth_params {
+            auth = auth.add_extra_param(k.clone(), v.clone());
         }
         let (url, _, _) = auth.url();
         Ok(Started {
@@ -472,13 +597,33 @@ fn profile_from(claims: &IdTokenClaims, s: &OidcSettings) -> Profile {
             .map(|v| string_list(&v))
             .unwrap_or_default()
     };
+    let (email_verified, groups_incomplete) = match &s.flavor {
+        // Entra never sends email_verified; only `xms_edov` says the domain
+        // owner verified the address (the nOAuth class).
+        Flavor::Entra(_) => {
+            let edov = matches!(
+                claims.claim("xms_edov"),
+                Some(serde_json::Value::Bool(true))
+            ) || matches!(claims.claim("xms_edov"), Some(serde_json::Value::String(v)) if v == "true" || v == "1");
+            let overage = claims
+                .claim("_claim_names")
+                .is_some_and(|names| names.get(&s.groups_claim).is_some())
+                || matches!(
+                    claims.claim("hasgroups"),
+                    Some(serde_json::Value::Bool(true))
+                );
+            (edov, overage)
+        }
+        _ => (claims.email_verified, false),
+    };
     Profile {
         email: claims.email.clone(),
-        email_verified: claims.email.is_some() && claims.email_verified,
+        email_verified: claims.email.is_some() && email_verified,
         name: claims.name.clone(),
         given_name: claims.given_name.clone(),
         family_name: claims.family_name.clone(),
         groups,
+        groups_incomplete,
     }
 }
 

@@ -25,6 +25,9 @@ pub enum DenyReason {
     NotProvisioned,
     /// The linked user belongs to another tenant than the connection.
     TenantMismatch,
+    /// The IdP left groups out (Entra group overage), the connection decides
+    /// by groups, and no group-lookup hook completed them.
+    GroupsOverage,
 }
 
 impl DenyReason {
@@ -38,6 +41,7 @@ impl DenyReason {
             Self::DuplicateEmail => "duplicate_email",
             Self::NotProvisioned => "not_provisioned",
             Self::TenantMismatch => "tenant_mismatch",
+            Self::GroupsOverage => "groups_overage",
         }
     }
 
@@ -59,6 +63,9 @@ impl DenyReason {
                 "You do not have an account in this application yet. Ask your administrator."
             }
             Self::TenantMismatch => "This identity belongs to another organisation.",
+            Self::GroupsOverage => {
+                "You are in too many groups for your organisation's sign-in to list them. Ask your administrator."
+            }
         }
     }
 }
@@ -93,7 +100,7 @@ pub fn admit(
     {
         return Err(DenyReason::GroupNotAllowed);
     }
-    if let Some(email) = identity.profile.email.as_deref() {
+    if let Some(email) = identity.profile.verified_email() {
         match email_domain(email) {
             Some(domain) if tenant.owns_domain(&domain) => {}
             _ => return Err(DenyReason::EmailDomainNotOwned),

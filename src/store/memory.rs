@@ -12,6 +12,7 @@ use crate::error::StoreError;
 struct Entry {
     value: Arc<[u8]>,
     ttl: Duration,
+    expires: Instant,
 }
 
 struct PerEntryTtl;
@@ -82,6 +83,7 @@ impl FlowStore for MemoryFlowStore {
                 Entry {
                     value: value.into(),
                     ttl,
+                    expires: Instant::now() + ttl,
                 },
             )
             .await;
@@ -89,7 +91,14 @@ impl FlowStore for MemoryFlowStore {
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.cache.remove(key).await.map(|e| e.value.to_vec()))
+        // moka may hand out an entry whose TTL passed but which it has not
+        // evicted yet: an expired entry is gone.
+        Ok(self
+            .cache
+            .remove(key)
+            .await
+            .filter(|e| Instant::now() < e.expires)
+            .map(|e| e.value.to_vec()))
     }
 
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
@@ -99,9 +108,27 @@ impl FlowStore for MemoryFlowStore {
             .or_insert(Entry {
                 value: Arc::from(&[][..]),
                 ttl,
+                expires: Instant::now() + ttl,
             })
             .await;
-        Ok(entry.is_fresh())
+        if entry.is_fresh() {
+            return Ok(true);
+        }
+        if Instant::now() >= entry.value().expires {
+            // Expired but not yet evicted: replace it, atomically per key.
+            self.cache.invalidate(key).await;
+            return Ok(self
+                .cache
+                .entry(key.to_owned())
+                .or_insert(Entry {
+                    value: Arc::from(&[][..]),
+                    ttl,
+                    expires: Instant::now() + ttl,
+                })
+                .await
+                .is_fresh());
+        }
+        Ok(false)
     }
 }
 

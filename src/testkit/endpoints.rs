@@ -7,14 +7,16 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, PRAGMA,
     WWW_AUTHENTICATE,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use url::Url;
 
+use super::entra;
+use super::okta;
 use super::page;
-use super::provider::{Checked, DevProvider, Fault, Params, normalize_login};
+use super::provider::{Authority, Checked, DevProvider, Fault, Flavor, Params, normalize_login};
 
 const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
 
@@ -35,7 +37,16 @@ impl DevProvider {
     /// When the issuer has no path, merge it at the root
     /// (`app.merge(provider.router())`), or use
     /// [`mounted_router`](Self::mounted_router), which does the nesting.
+    ///
+    /// The Entra and Okta flavors serve their own paths under the URL given
+    /// to their constructor (see [`entra`](Self::entra) and
+    /// [`okta`](Self::okta)); they are mounted the same way.
     pub fn router(&self) -> Router {
+        match self.flavor() {
+            Flavor::Entra => return entra::router(self),
+            Flavor::Okta => return okta::router(self),
+            Flavor::Generic => {}
+        }
         Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/authorize", get(authorize_page).post(authorize_submit))
@@ -58,7 +69,7 @@ impl DevProvider {
     }
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
         [
@@ -70,7 +81,7 @@ fn json_response(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn unavailable(what: &str) -> Response {
+pub(super) fn unavailable(what: &str) -> Response {
     json_response(
         StatusCode::SERVICE_UNAVAILABLE,
         &json!({
@@ -80,7 +91,7 @@ fn unavailable(what: &str) -> Response {
     )
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+pub(super) fn html(status: StatusCode, body: String) -> Response {
     (
         status,
         [
@@ -93,6 +104,11 @@ fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// An HTML error page (400) for a request that cannot be served.
+pub(super) fn error_page(message: &str) -> Response {
+    html(StatusCode::BAD_REQUEST, page::error_page(message))
+}
+
 fn redirect(to: &Url) -> Response {
     (
         StatusCode::SEE_OTHER,
@@ -101,43 +117,97 @@ fn redirect(to: &Url) -> Response {
         .into_response()
 }
 
-async fn discovery(State(provider): State<DevProvider>) -> Response {
-    provider.count(|c| &mut c.discovery);
-    if provider.faults().contains(Fault::DiscoveryDown) {
-        return unavailable("Discovery");
-    }
-    json_response(StatusCode::OK, &provider.discovery_json())
+async fn discovery(State(provider): State<DevProvider>, uri: Uri) -> Response {
+    provider.count(uri.path(), |c| &mut c.discovery);
+    serve_discovery(&provider, || provider.discovery_json())
 }
 
-async fn jwks(State(provider): State<DevProvider>) -> Response {
-    provider.count(|c| &mut c.jwks);
-    if provider.faults().contains(Fault::JwksDown) {
-        return unavailable("The JWKS endpoint");
-    }
-    json_response(StatusCode::OK, &provider.jwks_json())
+async fn jwks(State(provider): State<DevProvider>, uri: Uri) -> Response {
+    provider.count(uri.path(), |c| &mut c.jwks);
+    serve_jwks(&provider, || provider.jwks_json())
 }
 
 async fn authorize_page(
     State(provider): State<DevProvider>,
+    uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
-    provider.count(|c| &mut c.authorize);
-    let params = Params::parse(query.unwrap_or_default().as_bytes());
-    match provider.check_authorization(&params) {
-        Checked::Reject(message) => html(StatusCode::BAD_REQUEST, page::error_page(&message)),
+    provider.count(uri.path(), |c| &mut c.authorize);
+    serve_authorize_page(&provider, &Authority::Generic, uri.path(), query)
+}
+
+async fn authorize_submit(State(provider): State<DevProvider>, uri: Uri, body: Bytes) -> Response {
+    provider.count(uri.path(), |c| &mut c.login);
+    serve_authorize_submit(&provider, &Authority::Generic, &body)
+}
+
+async fn token(
+    State(provider): State<DevProvider>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    provider.count(uri.path(), |c| &mut c.token);
+    serve_token(&provider, &Authority::Generic, &headers, &body)
+}
+
+async fn userinfo(State(provider): State<DevProvider>, uri: Uri, headers: HeaderMap) -> Response {
+    provider.count(uri.path(), |c| &mut c.userinfo);
+    serve_userinfo(&provider, Some(&Authority::Generic), &headers)
+}
+
+/// A discovery document, unless [`Fault::DiscoveryDown`].
+pub(super) fn serve_discovery(provider: &DevProvider, doc: impl FnOnce() -> Value) -> Response {
+    if provider.faults().contains(Fault::DiscoveryDown) {
+        return unavailable("Discovery");
+    }
+    json_response(StatusCode::OK, &doc())
+}
+
+/// A JWKS, unless [`Fault::JwksDown`].
+pub(super) fn serve_jwks(provider: &DevProvider, keys: impl FnOnce() -> Value) -> Response {
+    if provider.faults().contains(Fault::JwksDown) {
+        return unavailable("The JWKS endpoint");
+    }
+    json_response(StatusCode::OK, &keys())
+}
+
+/// `GET` on `authority`'s authorization endpoint, at `path` (as the router
+/// sees it): the sign-in page, or a redirect.
+pub(super) fn serve_authorize_page(
+    provider: &DevProvider,
+    authority: &Authority,
+    path: &str,
+    query: Option<String>,
+) -> Response {
+    let query = query.unwrap_or_default();
+    provider.record_authorize(path, &query);
+    let params = Params::parse(query.as_bytes());
+    match provider.check_authorization(authority, &params) {
+        Checked::Reject(message) => error_page(&message),
         Checked::Redirect(url) => redirect(&url),
         Checked::Valid(request) => match provider.auto_login() {
-            Some(login) => redirect(&provider.complete_login(&request, &login)),
+            Some(login) => match provider.complete_login(&request, &login) {
+                Ok(url) => redirect(&url),
+                Err(message) => html(
+                    StatusCode::OK,
+                    provider.sign_in_page(&request, Some(&message)),
+                ),
+            },
             None => html(StatusCode::OK, provider.sign_in_page(&request, None)),
         },
     }
 }
 
-async fn authorize_submit(State(provider): State<DevProvider>, body: Bytes) -> Response {
-    provider.count(|c| &mut c.login);
-    let params = Params::parse(&body);
-    match provider.check_authorization(&params) {
-        Checked::Reject(message) => html(StatusCode::BAD_REQUEST, page::error_page(&message)),
+/// `POST` on `authority`'s authorization endpoint: the sign-in form.
+pub(super) fn serve_authorize_submit(
+    provider: &DevProvider,
+    authority: &Authority,
+    body: &[u8],
+) -> Response {
+    let params = Params::parse(body);
+    match provider.check_authorization(authority, &params) {
+        Checked::Reject(message) => error_page(&message),
         Checked::Redirect(url) => redirect(&url),
         Checked::Valid(request) => {
             // A one-click user button sends `user`; the text field sends `login`.
@@ -146,8 +216,11 @@ async fn authorize_submit(State(provider): State<DevProvider>, body: Bytes) -> R
                 (Ok(None), Ok(login)) => Ok(login.unwrap_or_default()),
                 (Err(e), _) | (_, Err(e)) => Err(e),
             };
-            match typed.and_then(|login| normalize_login(login).map_err(str::to_owned)) {
-                Ok(login) => redirect(&provider.complete_login(&request, login)),
+            match typed
+                .and_then(|login| normalize_login(login).map_err(str::to_owned))
+                .and_then(|login| provider.complete_login(&request, login))
+            {
+                Ok(url) => redirect(&url),
                 Err(message) => html(
                     StatusCode::OK,
                     provider.sign_in_page(&request, Some(&message)),
@@ -157,10 +230,15 @@ async fn authorize_submit(State(provider): State<DevProvider>, body: Bytes) -> R
     }
 }
 
-async fn token(State(provider): State<DevProvider>, headers: HeaderMap, body: Bytes) -> Response {
-    provider.count(|c| &mut c.token);
+/// `POST` on `authority`'s token endpoint.
+pub(super) fn serve_token(
+    provider: &DevProvider,
+    authority: &Authority,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match provider.exchange_code(authorization, &Params::parse(&body)) {
+    match provider.exchange_code(authority, authorization, &Params::parse(body)) {
         Ok(tokens) => {
             let mut response = json_response(StatusCode::OK, &tokens);
             response
@@ -184,10 +262,14 @@ async fn token(State(provider): State<DevProvider>, headers: HeaderMap, body: By
     }
 }
 
-async fn userinfo(State(provider): State<DevProvider>, headers: HeaderMap) -> Response {
-    provider.count(|c| &mut c.userinfo);
+/// A userinfo endpoint: of `authority`, or of any authority when `None`.
+pub(super) fn serve_userinfo(
+    provider: &DevProvider,
+    authority: Option<&Authority>,
+    headers: &HeaderMap,
+) -> Response {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match provider.userinfo(authorization) {
+    match provider.userinfo(authority, authorization) {
         Ok(claims) => json_response(StatusCode::OK, &claims),
         Err(description) => {
             let mut response = json_response(

@@ -19,6 +19,22 @@ const RSA_1: &[u8] = include_bytes!("keys/rsa1.pk8.der");
 const RSA_2: &[u8] = include_bytes!("keys/rsa2.pk8.der");
 const RSA_UNPUBLISHED: &[u8] = include_bytes!("keys/rsa-unpublished.pk8.der");
 const EC_1: &[u8] = include_bytes!("keys/ec1.pk8.der");
+/// PKCS#8 RSA-2048 keys for the per-authority key slots of the Entra-like
+/// tenants and Okta-like authorization servers ([`KeySlot`]). Slot `s`
+/// alternates between pool keys `2s` and `2s + 1`, so slots 0–4 never share
+/// a key and slot 5 reuses slot 0's.
+const POOL: [(&[u8], &str); 10] = [
+    (include_bytes!("keys/rsa3.pk8.der"), "rsa3"),
+    (include_bytes!("keys/rsa4.pk8.der"), "rsa4"),
+    (include_bytes!("keys/rsa5.pk8.der"), "rsa5"),
+    (include_bytes!("keys/rsa6.pk8.der"), "rsa6"),
+    (include_bytes!("keys/rsa7.pk8.der"), "rsa7"),
+    (include_bytes!("keys/rsa8.pk8.der"), "rsa8"),
+    (include_bytes!("keys/rsa9.pk8.der"), "rsa9"),
+    (include_bytes!("keys/rsa10.pk8.der"), "rsa10"),
+    (include_bytes!("keys/rsa11.pk8.der"), "rsa11"),
+    (include_bytes!("keys/rsa12.pk8.der"), "rsa12"),
+];
 
 /// `kid` of the P-256 key.
 pub(super) const EC_KID: &str = "dev-ec-1";
@@ -33,6 +49,8 @@ pub(super) struct KeySet {
     pub(super) unpublished: RsaKeyPair,
     /// The P-256 key.
     pub(super) ec: EcdsaKeyPair,
+    /// Keys for [`KeySlot`]s.
+    pub(super) pool: Vec<RsaKeyPair>,
 }
 
 impl KeySet {
@@ -47,6 +65,69 @@ pub(super) fn rsa_kid(generation: u32) -> String {
     format!("dev-rsa-{generation}")
 }
 
+/// The signing key of one authority of a flavored provider (an Entra-like
+/// tenant, an Okta-like authorization server): its own RSA key, rotatable,
+/// under opaque `kid`s derived from `label` and the rotation generation.
+#[derive(Clone, Debug)]
+pub(super) struct KeySlot {
+    slot: usize,
+    label: String,
+    generation: u32,
+}
+
+impl KeySlot {
+    /// Slot number `slot` (which selects the key material), at generation 1.
+    pub(super) fn new(slot: usize, label: &str) -> Self {
+        Self {
+            slot,
+            label: label.to_owned(),
+            generation: 1,
+        }
+    }
+
+    /// Starts signing with the slot's other key under a new `kid`.
+    pub(super) fn rotate(&mut self) {
+        self.generation = self.generation.wrapping_add(1).max(1);
+    }
+
+    /// The current signing key.
+    pub(super) fn key(&self) -> &'static RsaKeyPair {
+        self.key_at(self.generation)
+    }
+
+    /// The current `kid`.
+    pub(super) fn kid(&self) -> String {
+        derived_kid(&self.label, self.generation)
+    }
+
+    fn key_at(&self, generation: u32) -> &'static RsaKeyPair {
+        let pool = &keys().pool;
+        let index = 2 * self.slot + (generation.wrapping_sub(1) % 2) as usize;
+        &pool[index % pool.len()]
+    }
+
+    /// The keys a JWKS publishes: the current one, and the previous one
+    /// (if any) when `previous` is set.
+    pub(super) fn published(&self, previous: bool) -> Vec<(&'static RsaKeyPair, String)> {
+        let mut out = vec![(self.key(), self.kid())];
+        if previous && self.generation > 1 {
+            let g = self.generation - 1;
+            out.push((self.key_at(g), derived_kid(&self.label, g)));
+        }
+        out
+    }
+}
+
+/// An opaque `kid` (27 base64url characters, like Entra's certificate
+/// thumbprints), the same for the same `label` and `generation`.
+pub(super) fn derived_kid(label: &str, generation: u32) -> String {
+    let digest = ring::digest::digest(
+        &ring::digest::SHA256,
+        format!("ssokit-dev-kid|{label}|{generation}").as_bytes(),
+    );
+    b64(&digest.as_ref()[..20])
+}
+
 /// The process-wide key set.
 ///
 /// # Panics
@@ -58,6 +139,7 @@ pub(super) fn keys() -> &'static KeySet {
         rsa: [load_rsa(RSA_1, "rsa1"), load_rsa(RSA_2, "rsa2")],
         unpublished: load_rsa(RSA_UNPUBLISHED, "rsa-unpublished"),
         ec: load_ec(EC_1),
+        pool: POOL.iter().map(|(der, name)| load_rsa(der, name)).collect(),
     })
 }
 
@@ -271,6 +353,42 @@ mod tests {
                 .len(),
             32
         );
+    }
+
+    #[test]
+    fn key_slots_have_their_own_keys_and_kids() {
+        let n = |k: &RsaKeyPair| rsa_jwk(k, "x")["n"].clone();
+        let mut seen = Vec::new();
+        for slot in 0..5 {
+            let mut s = KeySlot::new(slot, &format!("slot{slot}"));
+            let first = (n(s.key()), s.kid());
+            assert_eq!(s.published(true).len(), 1, "no previous key yet");
+            s.rotate();
+            let second = (n(s.key()), s.kid());
+            assert_eq!(s.published(false).len(), 1);
+            let published = s.published(true);
+            assert_eq!(published.len(), 2);
+            assert_eq!(published[1].1, first.1);
+            s.rotate();
+            assert_eq!(
+                n(s.key()),
+                first.0,
+                "generation 3 reuses generation 1's key"
+            );
+            assert_ne!(s.kid(), first.1, "…under a new kid");
+            seen.push(first);
+            seen.push(second);
+        }
+        for (i, a) in seen.iter().enumerate() {
+            for b in &seen[i + 1..] {
+                assert_ne!(a.0, b.0, "distinct key material");
+                assert_ne!(a.1, b.1, "distinct kids");
+            }
+            assert_eq!(a.1.len(), 27);
+            assert_ne!(a.0, n(&keys().unpublished));
+        }
+        assert_eq!(KeySlot::new(0, "a").kid(), KeySlot::new(3, "a").kid());
+        assert_ne!(KeySlot::new(0, "a").kid(), KeySlot::new(0, "b").kid());
     }
 
     #[test]

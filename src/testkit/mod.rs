@@ -153,13 +153,22 @@
 //! - [`DevProvider::set_auto_login`] skips the sign-in page.
 
 mod endpoints;
+mod entra;
 mod jose;
+mod okta;
 mod page;
 mod provider;
 mod server;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_entra;
+#[cfg(test)]
+mod tests_okta;
 
-pub use provider::{AuthorizationRejected, DevProvider, DevUser, Fault, Faults, RequestCounts};
+pub use entra::EntraUser;
+pub use provider::{
+    AuthorizationRejected, DevProvider, DevUser, Endpoints, Fault, Faults, Flavor, RequestCounts,
+};
 pub use server::RunningProvider;

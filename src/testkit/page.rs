@@ -46,6 +46,31 @@ fn document(title: &str, body: &str) -> String {
     )
 }
 
+/// A seeded user as the sign-in page offers it: a one-click button.
+pub(super) struct PageUser {
+    /// What the button submits as the login.
+    pub(super) value: String,
+    /// The button's title.
+    pub(super) name: String,
+    /// The small print under it.
+    pub(super) detail: String,
+}
+
+impl From<&DevUser> for PageUser {
+    fn from(user: &DevUser) -> Self {
+        let mut detail = user.email.clone();
+        if !user.groups.is_empty() {
+            detail.push_str(" \u{00b7} ");
+            detail.push_str(&user.groups.join(", "));
+        }
+        Self {
+            value: user.login.clone(),
+            name: user.name.clone(),
+            detail,
+        }
+    }
+}
+
 /// What the sign-in page needs to know.
 pub(super) struct SignInPage<'a> {
     /// Absolute URL the form posts to.
@@ -56,8 +81,11 @@ pub(super) struct SignInPage<'a> {
     pub(super) client_id: &'a str,
     /// Prefill for the login field (`login_hint`).
     pub(super) login_hint: &'a str,
+    /// Which authority (tenant, authorization server) is signing in, if the
+    /// provider has several.
+    pub(super) authority: Option<&'a str>,
     /// The seeded users, offered as one-click buttons.
-    pub(super) users: &'a [DevUser],
+    pub(super) users: &'a [PageUser],
     /// A message to show above the form, if the last attempt was rejected.
     pub(super) error: Option<&'a str>,
 }
@@ -72,7 +100,12 @@ impl SignInPage<'_> {
              Signing in to <code>",
         );
         body.push_str(&escape(self.client_id));
-        body.push_str("</code>.</p>");
+        body.push_str("</code>");
+        if let Some(authority) = self.authority {
+            body.push_str(" at ");
+            body.push_str(&escape(authority));
+        }
+        body.push_str(".</p>");
         if let Some(error) = self.error {
             let _ = write!(
                 body,
@@ -104,17 +137,12 @@ impl SignInPage<'_> {
         if !self.users.is_empty() {
             body.push_str("<h2>Or continue as</h2><ul>");
             for user in self.users {
-                let mut detail = escape(&user.email);
-                if !user.groups.is_empty() {
-                    detail.push_str(" \u{00b7} ");
-                    detail.push_str(&escape(&user.groups.join(", ")));
-                }
                 let _ = write!(
                     body,
                     "<li><button type=\"submit\" name=\"user\" value=\"{}\">{}<small>{}</small></button></li>",
-                    escape(&user.login),
+                    escape(&user.value),
                     escape(&user.name),
-                    detail
+                    escape(&user.detail)
                 );
             }
             body.push_str("</ul>");
@@ -153,16 +181,17 @@ mod tests {
 
     #[test]
     fn sign_in_page_escapes_everything_echoed() {
-        let users = vec![DevUser {
+        let users = vec![PageUser::from(&DevUser {
             name: "<b>Eve</b>".into(),
             groups: vec!["\"admins\"".into()],
             ..DevUser::new("eve\"><script>")
-        }];
+        })];
         let html = SignInPage {
             action: "http://idp.test/authorize?\"",
             hidden: &[("state", "\"><script>alert(1)</script>")],
             client_id: "<client>",
             login_hint: "'onfocus='x",
+            authority: Some("<tenant>"),
             users: &users,
             error: Some("<bad>"),
         }
@@ -171,6 +200,8 @@ mod tests {
         assert!(!html.contains("<b>"));
         assert!(!html.contains("<client>"));
         assert!(!html.contains("<bad>"));
+        assert!(!html.contains("<tenant>"));
+        assert!(html.contains("&quot;admins&quot;"));
         assert!(!html.contains("'onfocus"));
         assert!(html.contains("&lt;b&gt;Eve&lt;/b&gt;"));
         assert!(html.contains("any account works"));

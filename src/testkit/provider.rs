@@ -15,14 +15,18 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use url::Url;
 
+use ring::signature::RsaKeyPair;
+
+use super::entra::{self, EntraState, EntraUser};
 use super::jose::{self, Signer};
-use super::page::SignInPage;
+use super::okta::{self, OktaState};
+use super::page::{PageUser, SignInPage};
 use crate::secret::{SecretString, ct_eq, random_token};
 
 /// How long an authorization code may be redeemed, in seconds.
 const CODE_TTL: i64 = 60;
 /// Lifetime of an ID token (`exp - iat`), in seconds.
-const ID_TOKEN_TTL: i64 = 300;
+pub(super) const ID_TOKEN_TTL: i64 = 300;
 /// Lifetime of an access token, in seconds.
 const ACCESS_TOKEN_TTL: i64 = 3600;
 /// Longest login accepted by the sign-in form.
@@ -102,7 +106,7 @@ impl DevUser {
 }
 
 /// `jane.doe` → `Jane Doe`; falls back to the input when nothing is left.
-fn display_name(local: &str) -> String {
+pub(super) fn display_name(local: &str) -> String {
     let words: Vec<String> = local
         .split(['.', '_', '-', '+'])
         .filter(|w| !w.is_empty())
@@ -131,6 +135,27 @@ fn display_name(local: &str) -> String {
 /// the signing faults the precedence is `AlgNone`, `Hs256WithPublicKey`,
 /// `UnknownKid`, `EcSigning`, and `BadSignature` applies on top of any of them
 /// that produces a signature.
+///
+/// # Faults and flavors
+///
+/// The generic faults apply to every [`Flavor`], on all of its authorities
+/// (every Entra tenant, every Okta authorization server): `JwksDown` and
+/// `DiscoveryDown` take down every JWKS and discovery document, `WrongIssuer`
+/// appends `/wrong-issuer` to the token's issuer, and so on. Where a flavor
+/// differs:
+///
+/// - Entra: `NoEmailVerified` sends `xms_edov: false` in every token that
+///   carries an `email` (Entra never sends `email_verified`); `ThinIdToken`
+///   drops `email`, `xms_edov`, `name`, `preferred_username` and the groups
+///   (or overage) claims; `EcSigning` signs with a P-256 key that no Entra
+///   JWKS publishes.
+/// - Okta: `ThinIdToken` has the effect of
+///   [`DevProvider::set_thin_id_tokens`]`(true)`; `EcSigning` signs with a
+///   P-256 key that no Okta JWKS publishes.
+/// - `IssuerTenantMismatch`, `V1Token` and `SignWithOtherTenantKey` only
+///   affect the Entra flavor (they are ignored by the others).
+///   `SignWithOtherTenantKey` chooses the key that `Hs256WithPublicKey` and
+///   `BadSignature` then work with.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Fault {
@@ -179,6 +204,23 @@ pub enum Fault {
     /// `exp`, `iat`, `auth_time`, `nonce`): no e-mail, name, username or
     /// groups. The userinfo endpoint still returns them.
     ThinIdToken,
+    /// Entra flavor only: ID tokens keep the user's `tid` claim but their
+    /// `iss` names another tenant (`{base}/{other tid}/v2.0`, the next
+    /// registered tenant, or `00000000-0000-0000-0000-000000000bad` when
+    /// there is only one). Signed with the user's tenant key, so only the
+    /// issuer/`tid` comparison catches it.
+    IssuerTenantMismatch,
+    /// Entra flavor only: ID tokens look like v1.0 tokens: `ver` is `"1.0"`,
+    /// `iss` is `https://sts.windows.net/{tid}/`, and `upn`/`unique_name`
+    /// replace `preferred_username`. Correctly signed.
+    V1Token,
+    /// Entra flavor only: ID tokens are signed with another tenant's current
+    /// key, under that tenant's `kid` (the next registered tenant; with a
+    /// single tenant, a key that no JWKS publishes). The token's `tid` and
+    /// `iss` are the user's own tenant: a per-tenant JWKS does not know the
+    /// `kid`, and in the `organizations`/`common` JWKS the key's `issuer`
+    /// member names the other tenant.
+    SignWithOtherTenantKey,
 }
 
 impl Fault {
@@ -199,6 +241,9 @@ impl Fault {
         Fault::EcSigning,
         Fault::NoEmailVerified,
         Fault::ThinIdToken,
+        Fault::IssuerTenantMismatch,
+        Fault::V1Token,
+        Fault::SignWithOtherTenantKey,
     ];
 
     fn bit(self) -> u32 {
@@ -319,11 +364,77 @@ impl std::error::Error for AuthorizationRejected {}
 /// anyone sign in as anyone.
 #[derive(Clone)]
 pub struct DevProvider {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    issuer: Url,
+/// Which identity provider a [`DevProvider`] imitates, chosen by its
+/// constructor.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flavor {
+    /// A plain OpenID provider with one issuer ([`DevProvider::new`]).
+    Generic,
+    /// Microsoft Entra ID (v2.0 endpoints) with several tenants
+    /// ([`DevProvider::entra`]).
+    Entra,
+    /// An Okta org, with optional custom authorization servers
+    /// ([`DevProvider::okta`]).
+    Okta,
+}
+
+/// The issuer and endpoints of one authority of a provider (the provider
+/// itself, an Entra tenant or `organizations`, an Okta authorization
+/// server), as advertised by its discovery document.
+///
+/// Returned by [`DevProvider::entra_endpoints`] and
+/// [`DevProvider::okta_endpoints`].
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoints {
+    /// The `issuer` of the discovery document, exactly (for Entra's
+    /// `organizations` and `common`, the template with a literal
+    /// `{tenantid}`; for an Okta org, the org URL without a trailing slash).
+    pub issuer: String,
+    /// The discovery document.
+    pub discovery: Url,
+    /// The authorization endpoint.
+    pub authorization: Url,
+    /// The token endpoint.
+    pub token: Url,
+    /// The JWKS.
+    pub jwks: Url,
+    /// The userinfo endpoint.
+    pub userinfo: Url,
+}
+
+/// Where a request was addressed: the provider, one Entra tenant or
+/// multi-tenant endpoint, or one Okta authorization server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Authority {
+    /// The generic provider.
+    Generic,
+    /// An Entra tenant, by tenant id (lower case), however it was addressed.
+    EntraTenant(String),
+    /// Entra's `organizations` or `common`.
+    EntraMulti(&'static str),
+    /// An Okta authorization server: `None` is the org authorization server.
+    Okta(Option<String>),
+}
+
+/// A signed-in user of any flavor.
+#[derive(Clone, Debug)]
+pub(super) enum Principal {
+    /// A user of the generic or the Okta flavor.
+    Dev(DevUser),
+    /// A user of the Entra flavor.
+    Entra(EntraUser),
+}
+
+pub(super) struct Inner {
+    pub(super) flavor: Flavor,
+    pub(super) issuer: Url,
+    /// `issuer` without a trailing slash: the prefix of every endpoint URL.
+    pub(super) base: String,
     discovery_url: Url,
     authorization_endpoint: Url,
     token_endpoint: Url,
@@ -333,18 +444,24 @@ struct Inner {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     clients: BTreeMap<String, Client>,
-    users: Vec<DevUser>,
-    faults: Faults,
+    pub(super) users: Vec<DevUser>,
+    pub(super) faults: Faults,
     codes: HashMap<String, CodeGrant>,
     access_tokens: HashMap<String, AccessGrant>,
     /// Rotation generation of the current RSA signing key, from 1.
     key_generation: u32,
-    publish_previous_key: bool,
+    pub(super) publish_previous_key: bool,
     time_offset: i64,
     counts: RequestCounts,
+    /// Requests per path (the full path, under the issuer's path).
+    path_counts: HashMap<String, u64>,
     auto_login: Option<String>,
+    /// The last authorization request URL received.
+    last_authorize: Option<Url>,
+    pub(super) entra: EntraState,
+    pub(super) okta: OktaState,
 }
 
 struct Client {
@@ -352,25 +469,31 @@ struct Client {
     redirect_uris: Vec<String>,
 }
 
-struct CodeGrant {
+pub(super) struct CodeGrant {
     client_id: String,
     redirect_uri: String,
-    nonce: String,
+    pub(super) nonce: String,
     code_challenge: String,
     scope: String,
-    user: DevUser,
-    auth_time: i64,
+    user: Principal,
+    pub(super) authority: Authority,
+    /// The `idp` parameter of the authorization request (Okta).
+    pub(super) idp: Option<String>,
+    pub(super) auth_time: i64,
     expires_at: i64,
 }
 
 struct AccessGrant {
-    user: DevUser,
+    user: Principal,
+    authority: Authority,
+    client_id: String,
     expires_at: i64,
 }
 
 impl fmt::Debug for DevProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DevProvider")
+            .field("flavor", &self.inner.flavor)
             .field("issuer", &self.inner.issuer.as_str())
             .finish_non_exhaustive()
     }
@@ -391,6 +514,23 @@ impl DevProvider {
     /// If `issuer` is not an `http`/`https` URL with a host, or has a query
     /// or fragment (an issuer identifier may have neither).
     pub fn new(issuer: Url) -> Self {
+        Self::build(
+            Flavor::Generic,
+            issuer,
+            [
+                "/.well-known/openid-configuration",
+                "/authorize",
+                "/token",
+                "/jwks",
+                "/userinfo",
+            ],
+        )
+    }
+
+    /// A provider of flavor `flavor` rooted at `issuer`, whose default
+    /// endpoints are the given paths under it (discovery, authorization,
+    /// token, JWKS, userinfo).
+    pub(super) fn build(flavor: Flavor, issuer: Url, paths: [&str; 5]) -> Self {
         assert!(
             matches!(issuer.scheme(), "http" | "https") && issuer.has_host(),
             "DevProvider issuer must be an http(s) URL with a host, got {issuer}"
@@ -403,20 +543,38 @@ impl DevProvider {
         let endpoint = |path: &str| {
             Url::parse(&format!("{base}{path}")).expect("issuer + endpoint path is a valid URL")
         };
+        let [discovery, authorization, token, jwks, userinfo] = paths;
         Self {
             inner: Arc::new(Inner {
-                discovery_url: endpoint("/.well-known/openid-configuration"),
-                authorization_endpoint: endpoint("/authorize"),
-                token_endpoint: endpoint("/token"),
-                jwks_uri: endpoint("/jwks"),
-                userinfo_endpoint: endpoint("/userinfo"),
+                flavor,
+                discovery_url: endpoint(discovery),
+                authorization_endpoint: endpoint(authorization),
+                token_endpoint: endpoint(token),
+                jwks_uri: endpoint(jwks),
+                userinfo_endpoint: endpoint(userinfo),
                 issuer,
+                base,
                 state: Mutex::new(State {
                     key_generation: 1,
                     ..State::default()
                 }),
             }),
         }
+    }
+
+    /// Which identity provider this one imitates.
+    pub fn flavor(&self) -> Flavor {
+        self.inner.flavor
+    }
+
+    /// Panics unless the provider is of flavor `flavor`; `what` names the
+    /// method for the message.
+    pub(super) fn expect_flavor(&self, flavor: Flavor, what: &str) {
+        assert!(
+            self.inner.flavor == flavor,
+            "DevProvider::{what} is only for the {flavor:?} flavor; this provider is {:?}",
+            self.inner.flavor
+        );
     }
 
     /// Registers a confidential client. It authenticates at the token
@@ -448,8 +606,19 @@ impl DevProvider {
 
     /// Seeds a user: listed on the sign-in page and selected by its login or
     /// e-mail. A user with the same login is replaced.
+    ///
+    /// For the Okta flavor, seed users made by [`DevUser::okta`] (their `sub`
+    /// is an Okta user id).
+    ///
+    /// # Panics
+    /// For the Entra flavor, whose users are [`EntraUser`]s
+    /// ([`with_entra_user`](Self::with_entra_user)).
     #[must_use]
     pub fn with_user(self, user: DevUser) -> Self {
+        assert!(
+            self.inner.flavor != Flavor::Entra,
+            "DevProvider::with_user: the Entra flavor takes EntraUsers (with_entra_user)"
+        );
         {
             let mut state = self.lock();
             state
@@ -462,16 +631,25 @@ impl DevProvider {
 
     /// Seeds two sample users, handy for demos:
     /// `alice` (Alice Example, groups `admins` and `staff`) and
-    /// `bob` (Bob Example, group `staff`), both `@example.test`.
+    /// `bob` (Bob Example, group `staff`), both `@example.test` (made by
+    /// [`DevUser::okta`] for the Okta flavor).
+    ///
+    /// # Panics
+    /// For the Entra flavor (see [`with_user`](Self::with_user)).
     #[must_use]
     pub fn with_sample_users(self) -> Self {
+        let make = if self.inner.flavor == Flavor::Okta {
+            DevUser::okta
+        } else {
+            DevUser::new
+        };
         self.with_user(DevUser {
             name: "Alice Example".into(),
-            ..DevUser::new("alice").with_groups(["admins", "staff"])
+            ..make("alice").with_groups(["admins", "staff"])
         })
         .with_user(DevUser {
             name: "Bob Example".into(),
-            ..DevUser::new("bob").with_groups(["staff"])
+            ..make("bob").with_groups(["staff"])
         })
     }
 
@@ -484,31 +662,46 @@ impl DevProvider {
     }
 
     /// The issuer identifier, as given to [`new`](Self::new).
+    ///
+    /// For the other flavors, the URL given to the constructor: the Entra
+    /// instance base URL (each tenant has its own issuer: see
+    /// [`entra_endpoints`](Self::entra_endpoints)), or the Okta org URL, which
+    /// [`Url`] writes with a trailing slash while the org authorization
+    /// server's issuer has none (see [`okta_endpoints`](Self::okta_endpoints)).
+    /// The routers and [`spawn_local`](Self::spawn_local) serve under this
+    /// URL's path.
     pub fn issuer(&self) -> &Url {
         &self.inner.issuer
     }
 
     /// `{issuer}/.well-known/openid-configuration`.
+    ///
+    /// Entra flavor: the `organizations` discovery document. Okta flavor:
+    /// the org authorization server's.
     pub fn discovery_url(&self) -> &Url {
         &self.inner.discovery_url
     }
 
-    /// `{issuer}/authorize`.
+    /// `{issuer}/authorize` (Entra: `{base}/organizations/oauth2/v2.0/authorize`;
+    /// Okta: `{org}/oauth2/v1/authorize`).
     pub fn authorization_endpoint(&self) -> &Url {
         &self.inner.authorization_endpoint
     }
 
-    /// `{issuer}/token`.
+    /// `{issuer}/token` (Entra: `{base}/organizations/oauth2/v2.0/token`;
+    /// Okta: `{org}/oauth2/v1/token`).
     pub fn token_endpoint(&self) -> &Url {
         &self.inner.token_endpoint
     }
 
-    /// `{issuer}/jwks`.
+    /// `{issuer}/jwks` (Entra: `{base}/organizations/discovery/v2.0/keys`,
+    /// every tenant's keys; Okta: `{org}/oauth2/v1/keys`).
     pub fn jwks_uri(&self) -> &Url {
         &self.inner.jwks_uri
     }
 
-    /// `{issuer}/userinfo`.
+    /// `{issuer}/userinfo` (Entra: `{base}/oidc/userinfo`; Okta:
+    /// `{org}/oauth2/v1/userinfo`).
     pub fn userinfo_endpoint(&self) -> &Url {
         &self.inner.userinfo_endpoint
     }
@@ -566,9 +759,21 @@ impl DevProvider {
     ///
     /// The provider has two RSA keys and alternates between them, so
     /// generation 3 reuses generation 1's key material under a new `kid`.
+    ///
+    /// Entra flavor: rotates every tenant's key (one tenant:
+    /// [`rotate_tenant_keys`](Self::rotate_tenant_keys)). Okta flavor:
+    /// rotates the org authorization server's key (a custom one:
+    /// [`rotate_authorization_server_keys`](Self::rotate_authorization_server_keys)).
+    /// Their `kid`s are opaque strings.
     pub fn rotate_keys(&self) {
         let mut state = self.lock();
-        state.key_generation = state.key_generation.wrapping_add(1).max(1);
+        match self.inner.flavor {
+            Flavor::Entra => state.entra.rotate_all(),
+            Flavor::Okta => state.okta.org_keys.rotate(),
+            Flavor::Generic => {
+                state.key_generation = state.key_generation.wrapping_add(1).max(1);
+            }
+        }
     }
 
     /// Whether the JWKS also publishes the key that was current before the
@@ -579,18 +784,60 @@ impl DevProvider {
     }
 
     /// The `kid` of the current RSA signing key.
+    ///
+    /// Entra flavor: the first registered tenant's (see
+    /// [`entra_signing_kid`](Self::entra_signing_kid)). Okta flavor: the org
+    /// authorization server's.
+    ///
+    /// # Panics
+    /// For the Entra flavor without tenants.
     pub fn signing_kid(&self) -> String {
-        jose::rsa_kid(self.lock().key_generation)
+        let state = self.lock();
+        match self.inner.flavor {
+            Flavor::Generic => jose::rsa_kid(state.key_generation),
+            _ => self.default_slot(&state).kid(),
+        }
     }
 
     /// Signs `claims` as a JWT with the current RSA key: header
     /// `{"alg":"RS256","kid":…,"typ":"JWT"}`. For tests that craft their own
     /// tokens; no claim is added or checked, and faults do not apply.
+    ///
+    /// Entra flavor: with the first registered tenant's key (any tenant's:
+    /// [`sign_entra_token`](Self::sign_entra_token)). Okta flavor: with the
+    /// org authorization server's key.
+    ///
+    /// # Panics
+    /// For the Entra flavor without tenants.
     pub fn sign_id_token(&self, claims: &Value) -> String {
-        let generation = self.lock().key_generation;
-        let keys = jose::keys();
-        let kid = jose::rsa_kid(generation);
-        jose::sign(claims, &Signer::Rs256(keys.rsa_for(generation), &kid))
+        let state = self.lock();
+        match self.inner.flavor {
+            Flavor::Generic => {
+                let generation = state.key_generation;
+                let kid = jose::rsa_kid(generation);
+                jose::sign(
+                    claims,
+                    &Signer::Rs256(jose::keys().rsa_for(generation), &kid),
+                )
+            }
+            _ => {
+                let slot = self.default_slot(&state);
+                jose::sign(claims, &Signer::Rs256(slot.key(), &slot.kid()))
+            }
+        }
+    }
+
+    /// The key slot of the default authority of a flavored provider.
+    fn default_slot(&self, state: &State) -> jose::KeySlot {
+        match self.inner.flavor {
+            Flavor::Entra => state
+                .entra
+                .tenants
+                .first()
+                .map(|t| t.keys.clone())
+                .expect("the Entra flavor has no tenant yet: add one with with_entra_tenant"),
+            _ => state.okta.org_keys.clone(),
+        }
     }
 
     /// Like [`sign_id_token`](Self::sign_id_token), but ES256 with the P-256
@@ -602,7 +849,18 @@ impl DevProvider {
     /// The JWKS document served at [`jwks_uri`](Self::jwks_uri): the current
     /// RSA key (and the previous one if
     /// [published](Self::set_publish_previous_key)), then the P-256 key.
+    ///
+    /// Entra flavor: every tenant's keys (the `organizations` JWKS). Okta
+    /// flavor: the org authorization server's keys. Neither publishes the
+    /// P-256 key.
     pub fn jwks_json(&self) -> Value {
+        match self.inner.flavor {
+            Flavor::Entra => {
+                return entra::jwks_json(self, &Authority::EntraMulti("organizations"));
+            }
+            Flavor::Okta => return okta::jwks_json(&self.lock(), None),
+            Flavor::Generic => {}
+        }
         let (generation, publish_previous) = {
             let state = self.lock();
             (state.key_generation, state.publish_previous_key)
@@ -626,6 +884,13 @@ impl DevProvider {
     /// The discovery document served at
     /// [`discovery_url`](Self::discovery_url).
     pub fn discovery_json(&self) -> Value {
+        match self.inner.flavor {
+            Flavor::Entra => {
+                return entra::discovery_json(self, &Authority::EntraMulti("organizations"));
+            }
+            Flavor::Okta => return okta::discovery_json(self, None),
+            Flavor::Generic => {}
+        }
         let inner = &self.inner;
         json!({
             "issuer": inner.issuer.as_str(),
@@ -654,9 +919,55 @@ impl DevProvider {
         self.lock().counts
     }
 
-    /// Sets every request counter back to zero.
+    /// Sets every request counter back to zero (including
+    /// [`requests_to`](Self::requests_to)'s).
     pub fn reset_request_counts(&self) {
-        self.lock().counts = RequestCounts::default();
+        let mut state = self.lock();
+        state.counts = RequestCounts::default();
+        state.path_counts.clear();
+    }
+
+    /// How many requests the endpoint at `url` has received (matched by
+    /// path; the query is ignored). Finer than
+    /// [`request_counts`](Self::request_counts) for the flavors with several
+    /// authorities, e.g. how often one Entra tenant's JWKS was fetched:
+    ///
+    /// ```
+    /// # use ssokit::testkit::DevProvider;
+    /// # let base = url::Url::parse("http://127.0.0.1:3000/").unwrap();
+    /// const TID: &str = "11111111-1111-1111-1111-111111111111";
+    /// let entra = DevProvider::entra(base).with_entra_tenant(TID, &["contoso.example"]);
+    /// assert_eq!(entra.requests_to(&entra.entra_endpoints(TID).jwks), 0);
+    /// ```
+    ///
+    /// Requests that no endpoint serves (404) are not counted.
+    pub fn requests_to(&self, url: &Url) -> u64 {
+        self.lock()
+            .path_counts
+            .get(url.path())
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The query parameters of the last authorization request the provider
+    /// received (`GET` on an authorization endpoint, or
+    /// [`sign_in`](Self::sign_in)), valid or not, so that tests can check
+    /// what the relying party sent: `login_hint`, `domain_hint`, `idp`,
+    /// `prompt`, … A repeated parameter keeps its last value. `None` before
+    /// the first request.
+    pub fn last_authorize_params(&self) -> Option<BTreeMap<String, String>> {
+        self.lock()
+            .last_authorize
+            .as_ref()
+            .map(|url| url.query_pairs().into_owned().collect())
+    }
+
+    /// The full URL of the last authorization request (see
+    /// [`last_authorize_params`](Self::last_authorize_params)), for
+    /// checking which authority it addressed (an Entra tenant by id or
+    /// domain, `organizations`, an Okta authorization server…).
+    pub fn last_authorize_url(&self) -> Option<Url> {
+        self.lock().last_authorize.clone()
     }
 
     /// Plays the browser's part of a sign-in without HTTP: takes the
@@ -670,10 +981,20 @@ impl DevProvider {
     /// [`DevUser::new`] of the trimmed, lower-cased login). The code must
     /// still be redeemed at the token endpoint over HTTP.
     ///
+    /// For the Entra and Okta flavors, `authorization_url` may address any
+    /// of their authorization endpoints (any tenant, `organizations`,
+    /// `common`, any authorization server), and the redirect has no `iss`
+    /// parameter, as with the real services. Entra resolves the login
+    /// among its tenants' users and refuses users of another tenant than
+    /// the one addressed with `error=access_denied` (see
+    /// [`DevProvider::entra`]).
+    ///
     /// # Errors
     /// [`AuthorizationRejected`] when the provider would show its error page
-    /// instead of redirecting: the URL is not this provider's authorization
-    /// endpoint, the client or redirect URI is unknown, or `login` is empty.
+    /// instead of redirecting: the URL is not one of this provider's
+    /// authorization endpoints, the client or redirect URI is unknown,
+    /// `login` is empty, or (Entra) `organizations`/`common` cannot tell
+    /// which tenant an unknown login belongs to.
     pub fn sign_in(
         &self,
         authorization_url: &Url,
@@ -682,20 +1003,28 @@ impl DevProvider {
         let mut endpoint = authorization_url.clone();
         endpoint.set_query(None);
         endpoint.set_fragment(None);
-        if endpoint != self.inner.authorization_endpoint {
+        let Some(authority) = self.authority_of_authorization_endpoint(&endpoint) else {
             return Err(AuthorizationRejected {
                 message: format!(
-                    "{endpoint} is not this provider's authorization endpoint ({})",
-                    self.inner.authorization_endpoint
+                    "{endpoint} is not this provider's authorization endpoint ({}{})",
+                    self.inner.authorization_endpoint,
+                    if self.inner.flavor == Flavor::Generic {
+                        ""
+                    } else {
+                        ", or another tenant's or authorization server's"
+                    }
                 ),
             });
-        }
+        };
+        self.lock().last_authorize = Some(authorization_url.clone());
         let params = Params::parse(authorization_url.query().unwrap_or_default().as_bytes());
-        match self.check_authorization(&params) {
+        match self.check_authorization(&authority, &params) {
             Checked::Reject(message) => Err(AuthorizationRejected { message }),
             Checked::Redirect(url) => Ok(url),
             Checked::Valid(request) => match normalize_login(login) {
-                Ok(login) => Ok(self.complete_login(&request, login)),
+                Ok(login) => self
+                    .complete_login(&request, login)
+                    .map_err(|message| AuthorizationRejected { message }),
                 Err(message) => Err(AuthorizationRejected {
                     message: message.to_owned(),
                 }),
@@ -703,16 +1032,52 @@ impl DevProvider {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    /// The authority whose authorization endpoint is `endpoint` (a URL
+    /// without query or fragment).
+    fn authority_of_authorization_endpoint(&self, endpoint: &Url) -> Option<Authority> {
+        match self.inner.flavor {
+            Flavor::Generic => {
+                (*endpoint == self.inner.authorization_endpoint).then_some(Authority::Generic)
+            }
+            Flavor::Entra | Flavor::Okta => {
+                let path = endpoint.as_str().strip_prefix(self.inner.base.as_str())?;
+                if self.inner.flavor == Flavor::Entra {
+                    let tenant = path
+                        .strip_prefix('/')?
+                        .strip_suffix("/oauth2/v2.0/authorize")?;
+                    self.entra_authority(tenant)
+                } else {
+                    okta::authority_of_path(&self.lock(), path, "/v1/authorize")
+                }
+            }
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.inner
             .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(super) fn count(&self, endpoint: impl FnOnce(&mut RequestCounts) -> &mut u64) {
+    /// Counts a request to `path` (as the router sees it, under the
+    /// issuer's path) on `endpoint`'s counter.
+    pub(super) fn count(&self, path: &str, endpoint: impl FnOnce(&mut RequestCounts) -> &mut u64) {
+        let full = format!("{}{path}", self.inner.issuer.path().trim_end_matches('/'));
         let mut state = self.lock();
         *endpoint(&mut state.counts) += 1;
+        *state.path_counts.entry(full).or_default() += 1;
+    }
+
+    /// Records an authorization request to `path` (as the router sees it)
+    /// with `query`, for [`last_authorize_params`](Self::last_authorize_params).
+    pub(super) fn record_authorize(&self, path: &str, query: &str) {
+        let mut url = format!("{}{path}", self.inner.base);
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(query);
+        }
+        self.lock().last_authorize = Url::parse(&url).ok();
     }
 
     pub(super) fn auto_login(&self) -> Option<String> {
@@ -720,8 +1085,8 @@ impl DevProvider {
     }
 
     /// Validates an authorization request (query of `GET /authorize` or the
-    /// hidden fields of `POST /authorize`).
-    pub(super) fn check_authorization(&self, params: &Params) -> Checked {
+    /// hidden fields of `POST /authorize`) addressed to `authority`.
+    pub(super) fn check_authorization(&self, authority: &Authority, params: &Params) -> Checked {
         let client_id = match params.get("client_id") {
             Ok(Some(id)) => id,
             Ok(None) => return Checked::Reject("The request has no client_id.".into()),
@@ -748,20 +1113,18 @@ impl DevProvider {
         }
         // From here on, errors are reported to the client by redirect.
         let state = params.get("state").ok().flatten();
+        let optional = |name: &str| params.get(name).ok().flatten().map(str::to_owned);
         match check_redirectable(params) {
             Ok(valid) => Checked::Valid(AuthorizationRequest {
+                authority: authority.clone(),
                 client_id: client_id.to_owned(),
                 redirect_uri: redirect_uri.to_owned(),
                 state: valid.state.to_owned(),
                 nonce: valid.nonce.to_owned(),
                 code_challenge: valid.code_challenge.to_owned(),
                 scope: valid.scope.to_owned(),
-                login_hint: params
-                    .get("login_hint")
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default()
-                    .to_owned(),
+                login_hint: optional("login_hint").unwrap_or_default(),
+                idp: optional("idp"),
             }),
             Err((error, description)) => {
                 Checked::Redirect(self.error_redirect(redirect_uri, state, error, &description))
@@ -775,8 +1138,21 @@ impl DevProvider {
         request: &AuthorizationRequest,
         error: Option<&str>,
     ) -> String {
-        let users = self.lock().users.clone();
-        let hidden = [
+        let (users, label) = {
+            let state = self.lock();
+            match &request.authority {
+                Authority::Generic => (state.users.iter().map(PageUser::from).collect(), None),
+                Authority::Okta(server) => (
+                    state.users.iter().map(PageUser::from).collect(),
+                    Some(match server {
+                        None => "Okta org authorization server".to_owned(),
+                        Some(id) => format!("Okta authorization server {id}"),
+                    }),
+                ),
+                entra_authority => entra::page_users(&state, entra_authority),
+            }
+        };
+        let mut hidden = vec![
             ("client_id", request.client_id.as_str()),
             ("redirect_uri", request.redirect_uri.as_str()),
             ("response_type", "code"),
@@ -786,43 +1162,93 @@ impl DevProvider {
             ("code_challenge", request.code_challenge.as_str()),
             ("code_challenge_method", "S256"),
         ];
+        if let Some(idp) = &request.idp {
+            hidden.push(("idp", idp.as_str()));
+        }
+        let action = self.authorization_endpoint_of(&request.authority);
         SignInPage {
-            action: self.inner.authorization_endpoint.as_str(),
+            action: action.as_str(),
             hidden: &hidden,
             client_id: &request.client_id,
             login_hint: &request.login_hint,
+            authority: label.as_deref(),
             users: &users,
             error,
         }
         .render()
     }
 
+    /// The authorization endpoint of `authority`.
+    pub(super) fn authorization_endpoint_of(&self, authority: &Authority) -> Url {
+        match authority {
+            Authority::Generic => self.inner.authorization_endpoint.clone(),
+            Authority::EntraTenant(tid) => self.entra_endpoints(tid).authorization,
+            Authority::EntraMulti(segment) => self.entra_endpoints(segment).authorization,
+            Authority::Okta(server) => self.okta_endpoints(server.as_deref()).authorization,
+        }
+    }
+
     /// Signs `login` in for a valid request: issues a code and returns the
     /// redirect back to the client (or `access_denied` under
-    /// [`Fault::DenyLogin`]). `login` is already trimmed and non-empty.
-    pub(super) fn complete_login(&self, request: &AuthorizationRequest, login: &str) -> Url {
+    /// [`Fault::DenyLogin`], or for an Entra user of another tenant).
+    /// `login` is already trimmed and non-empty.
+    ///
+    /// An `Err` is a message for the sign-in page: the login cannot be
+    /// resolved to a user (Entra only).
+    pub(super) fn complete_login(
+        &self,
+        request: &AuthorizationRequest,
+        login: &str,
+    ) -> Result<Url, String> {
         let mut state = self.lock();
         if state.faults.contains(Fault::DenyLogin) {
             drop(state);
-            return self.error_redirect(
+            return Ok(self.error_redirect(
                 &request.redirect_uri,
                 Some(&request.state),
                 "access_denied",
                 "The user denied the request (Fault::DenyLogin).",
-            );
+            ));
         }
-        let user = state
-            .users
-            .iter()
-            .find(|u| u.login.eq_ignore_ascii_case(login) || u.email.eq_ignore_ascii_case(login))
-            .cloned()
-            .unwrap_or_else(|| DevUser::new(&login.to_lowercase()));
+        let user = match self.inner.flavor {
+            Flavor::Entra => match entra::resolve_login(&state, &request.authority, login) {
+                entra::Resolution::User(user) => Principal::Entra(user),
+                entra::Resolution::Denied(description) => {
+                    drop(state);
+                    return Ok(self.error_redirect(
+                        &request.redirect_uri,
+                        Some(&request.state),
+                        "access_denied",
+                        &description,
+                    ));
+                }
+                entra::Resolution::Unknown(message) => return Err(message),
+            },
+            Flavor::Generic | Flavor::Okta => {
+                let make = if self.inner.flavor == Flavor::Okta {
+                    DevUser::okta
+                } else {
+                    DevUser::new
+                };
+                Principal::Dev(
+                    state
+                        .users
+                        .iter()
+                        .find(|u| {
+                            u.login.eq_ignore_ascii_case(login)
+                                || u.email.eq_ignore_ascii_case(login)
+                        })
+                        .cloned()
+                        .unwrap_or_else(|| make(&login.to_lowercase())),
+                )
+            }
+        };
         let now = system_now() + state.time_offset;
         state.codes.retain(|_, grant| grant.expires_at > now);
         let code = random_token(32);
         tracing::debug!(
             client_id = %request.client_id,
-            sub = %user.sub,
+            user = ?user,
             "dev provider issued an authorization code"
         );
         state.codes.insert(
@@ -834,19 +1260,28 @@ impl DevProvider {
                 code_challenge: request.code_challenge.clone(),
                 scope: request.scope.clone(),
                 user,
+                authority: request.authority.clone(),
+                idp: request.idp.clone(),
                 auth_time: now,
                 expires_at: now + CODE_TTL,
             },
         );
         drop(state);
         let mut url = parse_registered(&request.redirect_uri);
-        url.query_pairs_mut()
-            .append_pair("code", &code)
-            .append_pair("state", &request.state)
-            .append_pair("iss", self.inner.issuer.as_str());
-        url
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("code", &code)
+                .append_pair("state", &request.state);
+            if self.inner.flavor == Flavor::Generic {
+                query.append_pair("iss", self.inner.issuer.as_str());
+            }
+        }
+        Ok(url)
     }
 
+    /// An OAuth error redirect. Only the generic flavor adds `iss`
+    /// (RFC 9207); Entra and Okta do not send it.
     fn error_redirect(
         &self,
         redirect_uri: &str,
@@ -863,14 +1298,18 @@ impl DevProvider {
             if let Some(state) = state {
                 query.append_pair("state", state);
             }
-            query.append_pair("iss", self.inner.issuer.as_str());
+            if self.inner.flavor == Flavor::Generic {
+                query.append_pair("iss", self.inner.issuer.as_str());
+            }
         }
         url
     }
 
-    /// `POST /token`: authenticates the client and redeems a code.
+    /// `POST /token` of `authority`: authenticates the client and redeems a
+    /// code issued by the same authority.
     pub(super) fn exchange_code(
         &self,
+        authority: &Authority,
         authorization: Option<&str>,
         params: &Params,
     ) -> Result<Value, TokenError> {
@@ -919,6 +1358,12 @@ impl DevProvider {
                 "The code was issued to another client.",
             ));
         }
+        if grant.authority != *authority {
+            return Err(TokenError::invalid_grant(
+                "The code was issued by another authority (tenant or authorization server); \
+                 redeem it at the token endpoint of the authorization endpoint that issued it.",
+            ));
+        }
         if params
             .get("redirect_uri")
             .map_err(TokenError::invalid_request)?
@@ -947,13 +1392,23 @@ impl DevProvider {
             ));
         }
 
-        let id_token = self.id_token(&state, &grant, &client_id, now);
+        let id_token = match (&grant.user, self.inner.flavor) {
+            (Principal::Entra(user), _) => {
+                entra::id_token(self, &state, &grant, user, &client_id, now)
+            }
+            (Principal::Dev(user), Flavor::Okta) => {
+                okta::id_token(self, &state, &grant, user, &client_id, now)
+            }
+            (Principal::Dev(user), _) => self.id_token(&state, &grant, user, &client_id, now),
+        };
         let access_token = random_token(32);
         state.access_tokens.retain(|_, g| g.expires_at > now);
         state.access_tokens.insert(
             access_token.clone(),
             AccessGrant {
                 user: grant.user.clone(),
+                authority: grant.authority.clone(),
+                client_id: client_id.clone(),
                 expires_at: now + ACCESS_TOKEN_TTL,
             },
         );
@@ -966,14 +1421,17 @@ impl DevProvider {
         }))
     }
 
-    fn id_token(&self, state: &State, grant: &CodeGrant, client_id: &str, now: i64) -> String {
+    /// The generic flavor's ID token.
+    fn id_token(
+        &self,
+        state: &State,
+        grant: &CodeGrant,
+        user: &DevUser,
+        client_id: &str,
+        now: i64,
+    ) -> String {
         let faults = state.faults;
-        let user = &grant.user;
-        let (iat, exp) = if faults.contains(Fault::ExpiredIdToken) {
-            (now - 900, now - 600)
-        } else {
-            (now, now + ID_TOKEN_TTL)
-        };
+        let (iat, exp) = token_times(faults, now);
         let iss = if faults.contains(Fault::WrongIssuer) {
             format!(
                 "{}/wrong-issuer",
@@ -982,16 +1440,7 @@ impl DevProvider {
         } else {
             self.inner.issuer.as_str().to_owned()
         };
-        let aud = if faults.contains(Fault::WrongAudience) {
-            "some-other-client"
-        } else {
-            client_id
-        };
-        let nonce = if faults.contains(Fault::WrongNonce) {
-            random_token(16)
-        } else {
-            grant.nonce.clone()
-        };
+        let aud = token_audience(faults, client_id);
         let mut claims = json!({
             "iss": iss,
             "sub": user.sub,
@@ -1000,37 +1449,25 @@ impl DevProvider {
             "exp": exp,
             "iat": iat,
             "auth_time": grant.auth_time,
-            "nonce": nonce,
+            "nonce": token_nonce(faults, &grant.nonce),
         });
         if !faults.contains(Fault::ThinIdToken) {
             merge_profile(&mut claims, user, faults);
         }
 
-        let keys = jose::keys();
         let generation = state.key_generation;
         let kid = jose::rsa_kid(generation);
-        let current = keys.rsa_for(generation);
-        let signer = if faults.contains(Fault::AlgNone) {
-            Signer::None
-        } else if faults.contains(Fault::Hs256WithPublicKey) {
-            Signer::Hs256(jose::rsa_public_der(current), &kid)
-        } else if faults.contains(Fault::UnknownKid) {
-            Signer::Rs256(&keys.unpublished, jose::UNPUBLISHED_KID)
-        } else if faults.contains(Fault::EcSigning) {
-            Signer::Es256(&keys.ec, jose::EC_KID)
-        } else {
-            Signer::Rs256(current, &kid)
-        };
-        let token = jose::sign(&claims, &signer);
-        if faults.contains(Fault::BadSignature) {
-            jose::corrupt_signature(&token)
-        } else {
-            token
-        }
+        sign_with_faults(&claims, faults, jose::keys().rsa_for(generation), &kid)
     }
 
-    /// `GET /userinfo`: the profile of the access token's user.
-    pub(super) fn userinfo(&self, authorization: Option<&str>) -> Result<Value, &'static str> {
+    /// The userinfo endpoint of `authority` (`None`: one that accepts the
+    /// access tokens of every authority): the profile of the access
+    /// token's user.
+    pub(super) fn userinfo(
+        &self,
+        authority: Option<&Authority>,
+        authorization: Option<&str>,
+    ) -> Result<Value, &'static str> {
         let token = authorization
             .and_then(|h| h.trim().split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -1042,10 +1479,73 @@ impl DevProvider {
             .access_tokens
             .get(token)
             .filter(|g| g.expires_at > now)
+            .filter(|g| authority.is_none_or(|a| *a == g.authority))
             .ok_or("The access token is unknown or expired.")?;
-        let mut claims = json!({ "sub": grant.user.sub });
-        merge_profile(&mut claims, &grant.user, state.faults);
-        Ok(claims)
+        Ok(match (&grant.user, self.inner.flavor) {
+            (Principal::Entra(user), _) => entra::userinfo_claims(user, &grant.client_id),
+            (Principal::Dev(user), Flavor::Okta) => okta::userinfo_claims(&state, user),
+            (Principal::Dev(user), _) => {
+                let mut claims = json!({ "sub": user.sub });
+                merge_profile(&mut claims, user, state.faults);
+                claims
+            }
+        })
+    }
+}
+
+/// `(iat, exp)` of an ID token issued at `now`: expired 10 minutes ago
+/// under [`Fault::ExpiredIdToken`].
+pub(super) fn token_times(faults: Faults, now: i64) -> (i64, i64) {
+    if faults.contains(Fault::ExpiredIdToken) {
+        (now - 900, now - 600)
+    } else {
+        (now, now + ID_TOKEN_TTL)
+    }
+}
+
+/// The `aud` of an ID token for `client_id` ([`Fault::WrongAudience`]).
+pub(super) fn token_audience(faults: Faults, client_id: &str) -> &str {
+    if faults.contains(Fault::WrongAudience) {
+        "some-other-client"
+    } else {
+        client_id
+    }
+}
+
+/// The `nonce` of an ID token ([`Fault::WrongNonce`]).
+pub(super) fn token_nonce(faults: Faults, nonce: &str) -> String {
+    if faults.contains(Fault::WrongNonce) {
+        random_token(16)
+    } else {
+        nonce.to_owned()
+    }
+}
+
+/// Signs `claims` RS256 with `key` under `kid`, unless a signing fault says
+/// otherwise (see [`Fault`] for the precedence).
+pub(super) fn sign_with_faults(
+    claims: &Value,
+    faults: Faults,
+    key: &RsaKeyPair,
+    kid: &str,
+) -> String {
+    let keys = jose::keys();
+    let signer = if faults.contains(Fault::AlgNone) {
+        Signer::None
+    } else if faults.contains(Fault::Hs256WithPublicKey) {
+        Signer::Hs256(jose::rsa_public_der(key), kid)
+    } else if faults.contains(Fault::UnknownKid) {
+        Signer::Rs256(&keys.unpublished, jose::UNPUBLISHED_KID)
+    } else if faults.contains(Fault::EcSigning) {
+        Signer::Es256(&keys.ec, jose::EC_KID)
+    } else {
+        Signer::Rs256(key, kid)
+    };
+    let token = jose::sign(claims, &signer);
+    if faults.contains(Fault::BadSignature) {
+        jose::corrupt_signature(&token)
+    } else {
+        token
     }
 }
 
@@ -1242,6 +1742,7 @@ fn form_decode(input: &str) -> String {
 
 /// A valid authorization request.
 pub(super) struct AuthorizationRequest {
+    pub(super) authority: Authority,
     pub(super) client_id: String,
     pub(super) redirect_uri: String,
     pub(super) state: String,
@@ -1249,6 +1750,8 @@ pub(super) struct AuthorizationRequest {
     pub(super) code_challenge: String,
     pub(super) scope: String,
     pub(super) login_hint: String,
+    /// The `idp` parameter (an Okta extension).
+    pub(super) idp: Option<String>,
 }
 
 /// Outcome of checking an authorization request.
@@ -1353,7 +1856,7 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(format!("{set:?}"), "{AlgNone, JwksDown}");
-        assert_eq!(Fault::ALL.len(), 15);
+        assert_eq!(Fault::ALL.len(), 18);
         let all: Faults = Fault::ALL.iter().copied().collect();
         assert_eq!(all.iter().count(), Fault::ALL.len());
     }

@@ -39,19 +39,19 @@ async fn start() -> RunningProvider {
     .expect("spawn dev provider")
 }
 
-fn http() -> reqwest::Client {
+pub(super) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-struct Pkce {
-    verifier: String,
-    challenge: String,
+pub(super) struct Pkce {
+    pub(super) verifier: String,
+    pub(super) challenge: String,
 }
 
-fn pkce() -> Pkce {
+pub(super) fn pkce() -> Pkce {
     let verifier = crate::secret::random_token(32);
     let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(
         &ring::digest::SHA256,
@@ -95,13 +95,13 @@ fn authorize_url(
     url
 }
 
-fn param(url: &Url, name: &str) -> Option<String> {
+pub(super) fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
-fn location(response: &reqwest::Response) -> Url {
+pub(super) fn location(response: &reqwest::Response) -> Url {
     assert_eq!(
         response.status(),
         StatusCode::SEE_OTHER,
@@ -175,14 +175,14 @@ async fn fetch_jwks(p: &DevProvider) -> Value {
         .unwrap()
 }
 
-struct Jwt {
-    header: Value,
-    claims: Value,
-    signing_input: String,
-    signature: Vec<u8>,
+pub(super) struct Jwt {
+    pub(super) header: Value,
+    pub(super) claims: Value,
+    pub(super) signing_input: String,
+    pub(super) signature: Vec<u8>,
 }
 
-fn parse_jwt(token: &str) -> Jwt {
+pub(super) fn parse_jwt(token: &str) -> Jwt {
     let mut parts = token.split('.');
     let (h, c, s) = (
         parts.next().unwrap(),
@@ -198,7 +198,7 @@ fn parse_jwt(token: &str) -> Jwt {
     }
 }
 
-fn b64d(value: &Value) -> Vec<u8> {
+pub(super) fn b64d(value: &Value) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(value.as_str().unwrap()).unwrap()
 }
 

@@ -1,0 +1,2 @@
+//! Placeholder until the SAML bench lands.
+fn main() {}

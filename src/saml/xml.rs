@@ -1,0 +1,1264 @@
+//! The one XML parser of the SAML code: quick-xml as the tokenizer, our own
+//! arena tree on top, with namespaces resolved and everything exclusive
+//! canonicalization needs kept (qualified names as written, namespace
+//! declarations, attribute values after XML 1.0 normalization, text after
+//! line-end normalization, processing instructions).
+//!
+//! Signature verification ([`super::dsig`]) and claim extraction
+//! ([`super::response`]) both read this tree, so there is no parser
+//! differential between what was verified and what is used.
+//!
+//! # What is refused, what is dropped
+//!
+//! | input | policy |
+//! |---|---|
+//! | `<!DOCTYPE …>` (internal subset, external id, anything) | refused: no DTD, so no entity declarations, no default attributes, no XXE |
+//! | entity references other than `&lt; &gt; &amp; &apos; &quot;` and character references | refused (they could only be declared in a DTD) |
+//! | comments | [`Markup::Refuse`]: refused anywhere in the document (SAML Responses: no IdP emits them, and comments inside signed text are the truncation attack of CVE-2017-11427…); [`Markup::Allow`]: dropped, and the text around them joined, exactly as exclusive c14n *without comments* sees it |
+//! | processing instructions (other than the XML declaration) | [`Markup::Refuse`]: refused; [`Markup::Allow`]: kept inside the document element (c14n renders them), dropped outside it |
+//! | an encoding other than UTF-8, invalid UTF-8, characters outside XML 1.0 `Char` | refused |
+//! | names that are not QNames (`a:b:c`, `:a`), undeclared prefixes, relative namespace URIs, `xmlns:p=""` | refused |
+//! | two attributes with the same qualified name or the same expanded name | refused |
+//! | two attributes named `ID`/`Id`/`id` (any namespace) with the same value anywhere, or two such attributes on one element | refused ([`XmlError::DuplicateId`]) |
+//! | more than one root element, text outside the root | refused |
+//! | input larger than [`Limits::max_bytes`], deeper than [`Limits::max_depth`], more than [`Limits::max_attributes`] attributes or [`Limits::max_namespace_declarations`] declarations on one element | refused |
+//!
+//! Work is linear in the input: namespace lookups go through per-prefix
+//! stacks, ID uniqueness through a hash set, and per-element checks are
+//! bounded by the per-element limits.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+/// The namespace of the `xml:` prefix.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// How comments and processing instructions are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markup {
+    /// Comments and processing instructions are errors (SAML protocol messages).
+    Refuse,
+    /// Comments are dropped, processing instructions inside the document
+    /// element are kept (metadata files, canonicalization test vectors).
+    Allow,
+}
+
+/// Bounds on a document. Every one is checked while parsing, so an oversized
+/// or hostile document costs at most time linear in the bytes read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest document, in bytes.
+    pub max_bytes: usize,
+    /// Deepest element nesting (the document element is depth 1).
+    pub max_depth: usize,
+    /// Most attributes (not counting namespace declarations) on one element.
+    pub max_attributes: usize,
+    /// Most namespace declarations on one element.
+    pub max_namespace_declarations: usize,
+    /// Comments and processing instructions.
+    pub markup: Markup,
+}
+
+impl Limits {
+    /// The limits for SAML protocol messages: 1 MiB, depth 64, 64 attributes
+    /// and 32 namespace declarations per element, no comments or PIs.
+    pub const PROTOCOL: Limits = Limits {
+        max_bytes: 1024 * 1024,
+        max_depth: 64,
+        max_attributes: 64,
+        max_namespace_declarations: 32,
+        markup: Markup::Refuse,
+    };
+
+    /// The limits for metadata documents: 1 MiB, depth 64, comments dropped.
+    pub const METADATA: Limits = Limits {
+        max_bytes: 1024 * 1024,
+        max_depth: 64,
+        max_attributes: 64,
+        max_namespace_declarations: 32,
+        markup: Markup::Allow,
+    };
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self::PROTOCOL
+    }
+}
+
+/// Why a document was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum XmlError {
+    /// The document is larger than [`Limits::max_bytes`].
+    TooLarge,
+    /// Nesting deeper than [`Limits::max_depth`].
+    TooDeep,
+    /// An element has more attributes than [`Limits::max_attributes`].
+    TooManyAttributes,
+    /// An element has more namespace declarations than allowed.
+    TooManyNamespaceDeclarations,
+    /// A `<!DOCTYPE>` (DTDs are never processed).
+    Doctype,
+    /// An entity reference other than the five predefined ones.
+    Entity,
+    /// A comment where comments are refused.
+    Comment,
+    /// A processing instruction where they are refused.
+    ProcessingInstruction,
+    /// Not UTF-8, or a character XML does not allow.
+    Encoding,
+    /// Two ID attributes with the same value, or two ID attributes on one element.
+    DuplicateId,
+    /// Two attributes with the same name on one element.
+    DuplicateAttribute,
+    /// A prefix that is not declared.
+    UndeclaredPrefix,
+    /// A namespace declaration that XML Namespaces or canonical XML forbids
+    /// (relative URI, `xmlns:p=""`, rebinding `xml`/`xmlns`).
+    BadNamespace,
+    /// A name that is not a qualified name.
+    BadName,
+    /// No document element, several, or content outside it.
+    BadStructure,
+    /// Anything else that is not well-formed XML.
+    Syntax,
+}
+
+impl fmt::Display for XmlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TooLarge => "the XML document is larger than allowed",
+            Self::TooDeep => "the XML document is nested deeper than allowed",
+            Self::TooManyAttributes => "an XML element has more attributes than allowed",
+            Self::TooManyNamespaceDeclarations => {
+                "an XML element has more namespace declarations than allowed"
+            }
+            Self::Doctype => "the XML document has a DOCTYPE (DTDs are not accepted)",
+            Self::Entity => {
+                "the XML document references an entity (only the five predefined ones are accepted)"
+            }
+            Self::Comment => "the XML document contains a comment (not accepted in SAML messages)",
+            Self::ProcessingInstruction => {
+                "the XML document contains a processing instruction (not accepted here)"
+            }
+            Self::Encoding => "the XML document is not valid UTF-8 XML text",
+            Self::DuplicateId => "two XML elements share an ID (or one element has two IDs)",
+            Self::DuplicateAttribute => "an XML element repeats an attribute",
+            Self::UndeclaredPrefix => "the XML document uses an undeclared namespace prefix",
+            Self::BadNamespace => "the XML document has an invalid namespace declaration",
+            Self::BadName => "the XML document has an invalid element or attribute name",
+            Self::BadStructure => {
+                "the XML document must have exactly one document element and nothing else"
+            }
+            Self::Syntax => "the XML document is not well-formed",
+        })
+    }
+}
+
+impl std::error::Error for XmlError {}
+
+/// A node in a [`Document`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(u32);
+
+impl NodeId {
+    fn idx(self) -> usize {
+        self.0 as usize
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ElemData {
+    /// The qualified name as written.
+    qname: Span,
+    /// Length of the prefix in `qname` (0: none).
+    prefix_len: u32,
+    ns: u32,
+    decls: (u32, u32),
+    attrs: (u32, u32),
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Element(ElemData),
+    Text(Span),
+    Pi { target: Span, data: Span },
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    parent: u32,
+    first_child: u32,
+    last_child: u32,
+    next_sibling: u32,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NsDecl {
+    /// The prefix (empty span: the default namespace).
+    pub(crate) prefix: Span,
+    /// The namespace (0: `xmlns=""`).
+    pub(crate) ns: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttrData {
+    qname: Span,
+    prefix_len: u32,
+    ns: u32,
+    value: Span,
+}
+
+/// A parsed XML document: an immutable arena of nodes.
+#[derive(Clone)]
+pub struct Document {
+    buf: String,
+    nodes: Vec<Node>,
+    decls: Vec<NsDecl>,
+    attrs: Vec<AttrData>,
+    /// Interned namespace URIs; index 0 is "no namespace".
+    uris: Vec<Span>,
+    ids: HashMap<String, NodeId>,
+    root: NodeId,
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Document")
+            .field("nodes", &self.nodes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A borrowed node: an element, a text node or a processing instruction.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeRef<'d> {
+    /// An element.
+    Element(Element<'d>),
+    /// Character data (CDATA sections and references already resolved).
+    Text(&'d str),
+    /// A processing instruction.
+    Pi {
+        /// Its target.
+        target: &'d str,
+        /// Its data (may be empty).
+        data: &'d str,
+    },
+}
+
+/// A borrowed element of a [`Document`].
+#[derive(Clone, Copy)]
+pub struct Element<'d> {
+    doc: &'d Document,
+    id: NodeId,
+}
+
+impl fmt::Debug for Element<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{}>", self.qname())
+    }
+}
+
+/// An attribute of an [`Element`].
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute<'d> {
+    /// The qualified name as written.
+    pub qname: &'d str,
+    /// The prefix, empty when unprefixed.
+    pub prefix: &'d str,
+    /// The local name.
+    pub local_name: &'d str,
+    /// The namespace URI; empty for unprefixed attributes.
+    pub namespace: &'d str,
+    /// The normalized value.
+    pub value: &'d str,
+}
+
+/// A namespace declaration of an [`Element`].
+#[derive(Debug, Clone, Copy)]
+pub struct NamespaceDecl<'d> {
+    /// The prefix; empty for the default namespace.
+    pub prefix: &'d str,
+    /// The URI; empty for `xmlns=""`.
+    pub uri: &'d str,
+}
+
+impl Document {
+    /// Parses `input` within `limits`.
+    pub fn parse(input: &str, limits: &Limits) -> Result<Self, XmlError> {
+        Parser::new(input, limits)?.run()
+    }
+
+    /// Parses bytes that must be UTF-8 (a UTF-8 byte-order mark is skipped).
+    pub fn parse_bytes(input: &[u8], limits: &Limits) -> Result<Self, XmlError> {
+        if input.len() > limits.max_bytes {
+            return Err(XmlError::TooLarge);
+        }
+        let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+        let s = std::str::from_utf8(input).map_err(|_| XmlError::Encoding)?;
+        Self::parse(s, limits)
+    }
+
+    /// The document element.
+    pub fn root(&self) -> Element<'_> {
+        Element {
+            doc: self,
+            id: self.root,
+        }
+    }
+
+    /// The element with this unqualified `ID` attribute value, if any.
+    pub fn element_by_id(&self, id: &str) -> Option<Element<'_>> {
+        self.ids.get(id).map(|&id| Element { doc: self, id })
+    }
+
+    /// An element by node id (`None` if the node is not an element).
+    pub fn element(&self, id: NodeId) -> Option<Element<'_>> {
+        match self.nodes.get(id.idx())?.kind {
+            Kind::Element(_) => Some(Element { doc: self, id }),
+            _ => None,
+        }
+    }
+
+    /// Every element, in document order.
+    pub fn elements(&self) -> impl Iterator<Item = Element<'_>> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, Kind::Element(_)))
+            .map(|(i, _)| Element {
+                doc: self,
+                id: NodeId(i as u32),
+            })
+    }
+
+    fn s(&self, span: Span) -> &str {
+        &self.buf[span.start as usize..span.end as usize]
+    }
+
+    fn uri(&self, ns: u32) -> &str {
+        self.s(self.uris[ns as usize])
+    }
+
+    fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.idx()]
+    }
+
+    fn node_ref(&self, id: NodeId) -> NodeRef<'_> {
+        match &self.node(id).kind {
+            Kind::Element(_) => NodeRef::Element(Element { doc: self, id }),
+            Kind::Text(s) => NodeRef::Text(self.s(*s)),
+            Kind::Pi { target, data } => NodeRef::Pi {
+                target: self.s(*target),
+                data: self.s(*data),
+            },
+        }
+    }
+}
+
+/// Iterator over the children of an element.
+#[derive(Debug, Clone)]
+pub struct Children<'d> {
+    doc: &'d Document,
+    next: u32,
+}
+
+impl<'d> Iterator for Children<'d> {
+    type Item = NodeRef<'d>;
+
+    fn next(&mut self) -> Option<NodeRef<'d>> {
+        if self.next == NONE {
+            return None;
+        }
+        let id = NodeId(self.next);
+        self.next = self.doc.node(id).next_sibling;
+        Some(self.doc.node_ref(id))
+    }
+}
+
+impl<'d> Element<'d> {
+    fn data(&self) -> &'d ElemData {
+        match &self.doc.node(self.id).kind {
+            Kind::Element(e) => e,
+            _ => unreachable!("Element always points at an element node"),
+        }
+    }
+
+    /// The document this element belongs to.
+    pub fn document(&self) -> &'d Document {
+        self.doc
+    }
+
+    /// The node id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The qualified name as written.
+    pub fn qname(&self) -> &'d str {
+        self.doc.s(self.data().qname)
+    }
+
+    /// The prefix as written (empty when unprefixed).
+    pub fn prefix(&self) -> &'d str {
+        let d = self.data();
+        &self.qname()[..d.prefix_len as usize]
+    }
+
+    /// The local name.
+    pub fn local_name(&self) -> &'d str {
+        let d = self.data();
+        let q = self.qname();
+        if d.prefix_len == 0 {
+            q
+        } else {
+            &q[d.prefix_len as usize + 1..]
+        }
+    }
+
+    /// The namespace URI (empty: none).
+    pub fn namespace(&self) -> &'d str {
+        self.doc.uri(self.data().ns)
+    }
+
+    /// Whether this element is `{ns}local`.
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        self.local_name() == local && self.namespace() == ns
+    }
+
+    /// The parent element (`None` for the document element).
+    pub fn parent(&self) -> Option<Element<'d>> {
+        let p = self.doc.node(self.id).parent;
+        (p != NONE).then_some(Element {
+            doc: self.doc,
+            id: NodeId(p),
+        })
+    }
+
+    /// The children, in document order.
+    pub fn children(&self) -> Children<'d> {
+        Children {
+            doc: self.doc,
+            next: self.doc.node(self.id).first_child,
+        }
+    }
+
+    /// The child elements, in document order.
+    pub fn child_elements(&self) -> impl Iterator<Item = Element<'d>> + 'd {
+        self.children().filter_map(|c| match c {
+            NodeRef::Element(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The child elements named `{ns}local`.
+    pub fn children_named(
+        &self,
+        ns: &'d str,
+        local: &'d str,
+    ) -> impl Iterator<Item = Element<'d>> + 'd {
+        self.child_elements().filter(move |e| e.is(ns, local))
+    }
+
+    /// The attributes (namespace declarations excluded), as written.
+    pub fn attributes(&self) -> impl Iterator<Item = Attribute<'d>> + 'd {
+        let doc = self.doc;
+        let (a, b) = self.data().attrs;
+        doc.attrs[a as usize..b as usize].iter().map(move |at| {
+            let qname = doc.s(at.qname);
+            let (prefix, local_name) = if at.prefix_len == 0 {
+                ("", qname)
+            } else {
+                (
+                    &qname[..at.prefix_len as usize],
+                    &qname[at.prefix_len as usize + 1..],
+                )
+            };
+            Attribute {
+                qname,
+                prefix,
+                local_name,
+                namespace: doc.uri(at.ns),
+                value: doc.s(at.value),
+            }
+        })
+    }
+
+    /// The namespace declarations on this element.
+    pub fn namespace_declarations(&self) -> impl Iterator<Item = NamespaceDecl<'d>> + 'd {
+        let doc = self.doc;
+        let (a, b) = self.data().decls;
+        doc.decls[a as usize..b as usize]
+            .iter()
+            .map(move |d| NamespaceDecl {
+                prefix: doc.s(d.prefix),
+                uri: doc.uri(d.ns),
+            })
+    }
+
+    /// The value of the unqualified attribute `local`.
+    pub fn attr(&self, local: &str) -> Option<&'d str> {
+        self.attributes()
+            .find(|a| a.prefix.is_empty() && a.local_name == local)
+            .map(|a| a.value)
+    }
+
+    /// The value of the attribute `{ns}local`.
+    pub fn attr_ns(&self, ns: &str, local: &str) -> Option<&'d str> {
+        self.attributes()
+            .find(|a| a.namespace == ns && a.local_name == local)
+            .map(|a| a.value)
+    }
+
+    /// The concatenated text of the direct text children (no element
+    /// children's text), or `None` if the element has element or PI children.
+    pub fn text(&self) -> Option<String> {
+        let mut out = String::new();
+        for c in self.children() {
+            match c {
+                NodeRef::Text(t) => out.push_str(t),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether `self` is `other` or one of its descendants.
+    pub fn is_within(&self, other: &Element<'_>) -> bool {
+        if !std::ptr::eq(self.doc, other.doc) {
+            return false;
+        }
+        let mut cur = self.id.0;
+        while cur != NONE {
+            if cur == other.id.0 {
+                return true;
+            }
+            cur = self.doc.nodes[cur as usize].parent;
+        }
+        false
+    }
+
+    /// The URI bound to `prefix` (empty: the default namespace) in scope at
+    /// this element, looking up the ancestors. `None` when not declared
+    /// (or, for the default namespace, undeclared by `xmlns=""`).
+    pub fn lookup_namespace(&self, prefix: &str) -> Option<&'d str> {
+        if prefix == "xml" {
+            return Some(XML_NS);
+        }
+        let mut cur = Some(*self);
+        while let Some(e) = cur {
+            for d in e.namespace_declarations() {
+                if d.prefix == prefix {
+                    return (!d.uri.is_empty()).then_some(d.uri);
+                }
+            }
+            cur = e.parent();
+        }
+        None
+    }
+}
+
+// Accessors used by c14n without going through the public iterator types.
+impl Document {
+    pub(crate) fn elem_attrs(&self, e: &ElemData) -> &[AttrData] {
+        &self.attrs[e.attrs.0 as usize..e.attrs.1 as usize]
+    }
+    pub(crate) fn elem_qname(&self, e: &ElemData) -> &str {
+        self.s(e.qname)
+    }
+    pub(crate) fn elem_prefix(&self, e: &ElemData) -> &str {
+        &self.s(e.qname)[..e.prefix_len as usize]
+    }
+    pub(crate) fn elem_ns(&self, e: &ElemData) -> u32 {
+        e.ns
+    }
+    pub(crate) fn attr_qname(&self, a: &AttrData) -> &str {
+        self.s(a.qname)
+    }
+    pub(crate) fn attr_prefix(&self, a: &AttrData) -> &str {
+        &self.s(a.qname)[..a.prefix_len as usize]
+    }
+    pub(crate) fn attr_local(&self, a: &AttrData) -> &str {
+        let q = self.s(a.qname);
+        if a.prefix_len == 0 {
+            q
+        } else {
+            &q[a.prefix_len as usize + 1..]
+        }
+    }
+    pub(crate) fn attr_ns(&self, a: &AttrData) -> u32 {
+        a.ns
+    }
+    pub(crate) fn attr_value(&self, a: &AttrData) -> &str {
+        self.s(a.value)
+    }
+    pub(crate) fn elem_decls(&self, e: &ElemData) -> &[NsDecl] {
+        &self.decls[e.decls.0 as usize..e.decls.1 as usize]
+    }
+    pub(crate) fn decl_prefix(&self, d: &NsDecl) -> &str {
+        self.s(d.prefix)
+    }
+    pub(crate) fn decl_ns(&self, d: &NsDecl) -> u32 {
+        d.ns
+    }
+    pub(crate) fn ns_uri(&self, ns: u32) -> &str {
+        self.uri(ns)
+    }
+    pub(crate) fn first_child(&self, id: NodeId) -> Option<NodeId> {
+        let c = self.node(id).first_child;
+        (c != NONE).then_some(NodeId(c))
+    }
+    pub(crate) fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
+        let c = self.node(id).next_sibling;
+        (c != NONE).then_some(NodeId(c))
+    }
+    pub(crate) fn parent_id(&self, id: NodeId) -> Option<NodeId> {
+        let c = self.node(id).parent;
+        (c != NONE).then_some(NodeId(c))
+    }
+    pub(crate) fn raw_node(&self, id: NodeId) -> RawNode<'_> {
+        match &self.node(id).kind {
+            Kind::Element(e) => RawNode::Element(e),
+            Kind::Text(s) => RawNode::Text(self.s(*s)),
+            Kind::Pi { target, data } => RawNode::Pi(self.s(*target), self.s(*data)),
+        }
+    }
+}
+
+pub(crate) enum RawNode<'d> {
+    Element(&'d ElemData),
+    Text(&'d str),
+    Pi(&'d str, &'d str),
+}
+
+// ------------------------------------------------------------------ parser
+
+struct Parser<'i> {
+    input: &'i str,
+    limits: Limits,
+    doc: Document,
+    uri_ids: HashMap<String, u32>,
+    /// Per prefix ("" = default), the stack of bindings in scope.
+    scopes: HashMap<String, Vec<u32>>,
+    /// Per open element: the prefixes it declared (to pop at its end).
+    open: Vec<(NodeId, Vec<String>)>,
+    id_values: HashSet<String>,
+    seen_root: bool,
+    root_closed: bool,
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || (!c.is_ascii() && is_xml_char(c))
+}
+
+fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || (!c.is_ascii() && is_xml_char(c))
+}
+
+/// Whether `s` is an XML NCName (a name without a colon).
+pub fn is_ncname(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if is_name_start(c) => chars.all(is_name_char),
+        _ => false,
+    }
+}
+
+/// Splits a QName; returns the prefix length (0 if unprefixed).
+fn split_qname(q: &str) -> Result<usize, XmlError> {
+    match q.split_once(':') {
+        None if is_ncname(q) => Ok(0),
+        Some((p, l)) if is_ncname(p) && is_ncname(l) => Ok(p.len()),
+        _ => Err(XmlError::BadName),
+    }
+}
+
+fn has_scheme(uri: &str) -> bool {
+    match uri.split_once(':') {
+        Some((scheme, _)) => {
+            let mut c = scheme.chars();
+            matches!(c.next(), Some(f) if f.is_ascii_alphabetic())
+                && c.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        }
+        None => false,
+    }
+}
+
+/// Resolves `&...;` (the part between `&` and `;`).
+fn resolve_ref(name: &str) -> Result<char, XmlError> {
+    let c = match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => {
+            let n = if let Some(hex) = name.strip_prefix("#x") {
+                if hex.is_empty() || hex.len() > 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(XmlError::Syntax);
+                }
+                u32::from_str_radix(hex, 16).map_err(|_| XmlError::Syntax)?
+            } else if let Some(dec) = name.strip_prefix('#') {
+                if dec.is_empty() || dec.len() > 10 || !dec.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(XmlError::Syntax);
+                }
+                dec.parse::<u32>().map_err(|_| XmlError::Syntax)?
+            } else {
+                return Err(XmlError::Entity);
+            };
+            let c = char::from_u32(n).ok_or(XmlError::Encoding)?;
+            if !is_xml_char(c) {
+                return Err(XmlError::Encoding);
+            }
+            c
+        }
+    };
+    Ok(c)
+}
+
+/// Appends character data with XML 1.0 line-end normalization, checking characters.
+fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push('\n');
+            }
+            c if is_xml_char(c) => out.push(c),
+            _ => return Err(XmlError::Encoding),
+        }
+    }
+    Ok(())
+}
+
+/// Appends an attribute value with references resolved and XML 1.0
+/// attribute-value normalization (literal whitespace → space).
+fn push_attr_value(out: &mut String, raw: &str) -> Result<(), XmlError> {
+    let mut rest = raw;
+    while let Some(pos) = rest.find(['&', '<', '\t', '\n', '\r']) {
+        let (head, tail) = rest.split_at(pos);
+        check_chars(head)?;
+        out.push_str(head);
+        let mut it = tail.chars();
+        match it.next() {
+            Some('&') => {
+                let end = tail.find(';').ok_or(XmlError::Syntax)?;
+                out.push(resolve_ref(&tail[1..end])?);
+                rest = &tail[end + 1..];
+            }
+            Some('<') => return Err(XmlError::Syntax),
+            Some('\r') => {
+                out.push(' ');
+                rest = tail[1..].strip_prefix('\n').unwrap_or(&tail[1..]);
+            }
+            _ => {
+                out.push(' ');
+                rest = &tail[1..];
+            }
+        }
+    }
+    check_chars(rest)?;
+    out.push_str(rest);
+    Ok(())
+}
+
+fn check_chars(s: &str) -> Result<(), XmlError> {
+    if s.chars().all(is_xml_char) {
+        Ok(())
+    } else {
+        Err(XmlError::Encoding)
+    }
+}
+
+impl<'i> Parser<'i> {
+    fn new(input: &'i str, limits: &Limits) -> Result<Self, XmlError> {
+        if input.len() > limits.max_bytes || input.len() >= u32::MAX as usize / 2 {
+            return Err(XmlError::TooLarge);
+        }
+        let input = input.strip_prefix('\u{FEFF}').unwrap_or(input);
+        let mut doc = Document {
+            buf: String::with_capacity(input.len()),
+            nodes: Vec::new(),
+            decls: Vec::new(),
+            attrs: Vec::new(),
+            uris: vec![Span::default()],
+            ids: HashMap::new(),
+            root: NodeId(0),
+        };
+        doc.buf.push_str(XML_NS);
+        let mut uri_ids = HashMap::new();
+        uri_ids.insert(String::new(), 0);
+        let xml_span = Span {
+            start: 0,
+            end: XML_NS.len() as u32,
+        };
+        doc.uris.push(xml_span);
+        uri_ids.insert(XML_NS.to_owned(), 1);
+        let mut scopes = HashMap::new();
+        scopes.insert("xml".to_owned(), vec![1]);
+        Ok(Self {
+            input,
+            limits: *limits,
+            doc,
+            uri_ids,
+            scopes,
+            open: Vec::new(),
+            id_values: HashSet::new(),
+            seen_root: false,
+            root_closed: false,
+        })
+    }
+
+    fn span_of(&mut self, s: &str) -> Span {
+        let start = self.doc.buf.len() as u32;
+        self.doc.buf.push_str(s);
+        Span {
+            start,
+            end: self.doc.buf.len() as u32,
+        }
+    }
+
+    fn intern(&mut self, uri: &str) -> u32 {
+        if let Some(&id) = self.uri_ids.get(uri) {
+            return id;
+        }
+        let span = self.span_of(uri);
+        let id = self.doc.uris.len() as u32;
+        self.doc.uris.push(span);
+        self.uri_ids.insert(uri.to_owned(), id);
+        id
+    }
+
+    fn lookup(&self, prefix: &str) -> Option<u32> {
+        self.scopes.get(prefix).and_then(|s| s.last().copied())
+    }
+
+    fn add_node(&mut self, kind: Kind) -> NodeId {
+        let id = NodeId(self.doc.nodes.len() as u32);
+        let parent = self.open.last().map_or(NONE, |(p, _)| p.0);
+        self.doc.nodes.push(Node {
+            parent,
+            first_child: NONE,
+            last_child: NONE,
+            next_sibling: NONE,
+            kind,
+        });
+        if parent != NONE {
+            let last = self.doc.nodes[parent as usize].last_child;
+            if last == NONE {
+                self.doc.nodes[parent as usize].first_child = id.0;
+            } else {
+                self.doc.nodes[last as usize].next_sibling = id.0;
+            }
+            self.doc.nodes[parent as usize].last_child = id.0;
+        }
+        id
+    }
+
+    /// Appends text to the current element, merging with a preceding text node.
+    fn text(
+        &mut self,
+        f: impl FnOnce(&mut String) -> Result<(), XmlError>,
+    ) -> Result<(), XmlError> {
+        let start = self.doc.buf.len() as u32;
+        f(&mut self.doc.buf)?;
+        let end = self.doc.buf.len() as u32;
+        if end == start {
+            return Ok(());
+        }
+        let Some((parent, _)) = self.open.last() else {
+            // Outside the document element: whitespace only.
+            let s = &self.doc.buf[start as usize..];
+            if !s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                return Err(XmlError::BadStructure);
+            }
+            self.doc.buf.truncate(start as usize);
+            return Ok(());
+        };
+        let last = self.doc.nodes[parent.idx()].last_child;
+        if last != NONE
+            && let Kind::Text(span) = &mut self.doc.nodes[last as usize].kind
+            && span.end == start
+        {
+            span.end = end;
+            return Ok(());
+        }
+        self.add_node(Kind::Text(Span { start, end }));
+        Ok(())
+    }
+
+    fn start(&mut self, e: &BytesStart<'_>, empty: bool) -> Result<(), XmlError> {
+        if self.root_closed || (self.open.is_empty() && self.seen_root) {
+            return Err(XmlError::BadStructure);
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return Err(XmlError::TooDeep);
+        }
+        self.seen_root = true;
+        let qname: &str = e.name().0;
+        let prefix_len = split_qname(qname)?;
+        // Pass 1: raw attributes, split into declarations and attributes.
+        let mut raw_attrs: Vec<(&str, usize, Span)> = Vec::new();
+        let mut declared: Vec<String> = Vec::new();
+        let decl_start = self.doc.decls.len() as u32;
+        let mut seen_qnames: HashSet<&str> = HashSet::new();
+        let mut iter = e.attributes();
+        iter.with_checks(false);
+        for attr in iter {
+            let attr = attr.map_err(|_| XmlError::Syntax)?;
+            let key: &str = attr.key.0;
+            if !seen_qnames.insert(key) {
+                return Err(XmlError::DuplicateAttribute);
+            }
+            let raw: &str = &attr.value;
+            let start = self.doc.buf.len() as u32;
+            push_attr_value(&mut self.doc.buf, raw)?;
+            let value = Span {
+                start,
+                end: self.doc.buf.len() as u32,
+            };
+            if key == "xmlns" || key.starts_with("xmlns:") {
+                if self.doc.decls.len() as u32 - decl_start
+                    >= self.limits.max_namespace_declarations as u32
+                {
+                    return Err(XmlError::TooManyNamespaceDeclarations);
+                }
+                let prefix = key.strip_prefix("xmlns").unwrap_or_default();
+                let prefix = prefix.strip_prefix(':').unwrap_or(prefix);
+                if key != "xmlns" && !is_ncname(prefix) {
+                    return Err(XmlError::BadName);
+                }
+                let uri = self.doc.buf[value.start as usize..value.end as usize].to_owned();
+                self.doc.buf.truncate(value.start as usize);
+                match (prefix, uri.as_str()) {
+                    ("xml", XML_NS) => continue,
+                    ("xml", _) | ("xmlns", _) => return Err(XmlError::BadNamespace),
+                    (_, XML_NS | XMLNS_NS) => return Err(XmlError::BadNamespace),
+                    ("", "") => {}
+                    (_, "") => return Err(XmlError::BadNamespace),
+                    (_, u) if !has_scheme(u) => return Err(XmlError::BadNamespace),
+                    _ => {}
+                }
+                let ns = self.intern(&uri);
+                let prefix_span = self.span_of(prefix);
+                self.doc.decls.push(NsDecl {
+                    prefix: prefix_span,
+                    ns,
+                });
+                self.scopes.entry(prefix.to_owned()).or_default().push(ns);
+                declared.push(prefix.to_owned());
+            } else {
+                if raw_attrs.len() >= self.limits.max_attributes {
+                    return Err(XmlError::TooManyAttributes);
+                }
+                raw_attrs.push((key, split_qname(key)?, value));
+            }
+        }
+        let decl_end = self.doc.decls.len() as u32;
+        // Resolve the element's namespace.
+        let ns = if prefix_len == 0 {
+            self.lookup("").unwrap_or(0)
+        } else {
+            self.lookup(&qname[..prefix_len])
+                .ok_or(XmlError::UndeclaredPrefix)?
+        };
+        // Resolve attributes; expanded names must be unique.
+        let attr_start = self.doc.attrs.len() as u32;
+        let mut expanded: HashSet<(u32, &str)> = HashSet::with_capacity(raw_attrs.len());
+        let mut id_attrs = 0;
+        let mut plain_id: Option<Span> = None;
+        for (key, plen, value) in raw_attrs {
+            let (ans, local) = if plen == 0 {
+                (0, key)
+            } else {
+                let p = &key[..plen];
+                (
+                    self.lookup(p).ok_or(XmlError::UndeclaredPrefix)?,
+                    &key[plen + 1..],
+                )
+            };
+            if !expanded.insert((ans, local)) {
+                return Err(XmlError::DuplicateAttribute);
+            }
+            if local.eq_ignore_ascii_case("id") {
+                id_attrs += 1;
+                let v = self.doc.buf[value.start as usize..value.end as usize].to_owned();
+                if id_attrs > 1 || !self.id_values.insert(v) {
+                    return Err(XmlError::DuplicateId);
+                }
+                if plen == 0 && local == "ID" {
+                    plain_id = Some(value);
+                }
+            }
+            let qspan = self.span_of(key);
+            self.doc.attrs.push(AttrData {
+                qname: qspan,
+                prefix_len: plen as u32,
+                ns: ans,
+                value,
+            });
+        }
+        let attr_end = self.doc.attrs.len() as u32;
+        let qspan = self.span_of(qname);
+        let id = self.add_node(Kind::Element(ElemData {
+            qname: qspan,
+            prefix_len: prefix_len as u32,
+            ns,
+            decls: (decl_start, decl_end),
+            attrs: (attr_start, attr_end),
+        }));
+        if let Some(v) = plain_id {
+            let v = self.doc.buf[v.start as usize..v.end as usize].to_owned();
+            self.doc.ids.insert(v, id);
+        }
+        if self.open.is_empty() {
+            self.doc.root = id;
+        }
+        self.open.push((id, declared));
+        if empty {
+            self.end();
+        }
+        Ok(())
+    }
+
+    fn end(&mut self) {
+        if let Some((_, declared)) = self.open.pop() {
+            for p in declared {
+                if let Some(stack) = self.scopes.get_mut(&p) {
+                    stack.pop();
+                }
+            }
+            if self.open.is_empty() {
+                self.root_closed = true;
+            }
+        }
+    }
+
+    fn run(mut self) -> Result<Document, XmlError> {
+        let mut reader = Reader::from_str(self.input);
+        {
+            let c = reader.config_mut();
+            c.check_end_names = true;
+            c.check_comments = true;
+            c.expand_empty_elements = false;
+            c.trim_text(false);
+            c.allow_unmatched_ends = false;
+        }
+        let mut first = true;
+        loop {
+            let ev = reader.read_event().map_err(|e| match e {
+                quick_xml::Error::Encoding(_) => XmlError::Encoding,
+                _ => XmlError::Syntax,
+            })?;
+            let was_first = first;
+            first = false;
+            match ev {
+                Event::Decl(d) => {
+                    if !was_first {
+                        return Err(XmlError::Syntax);
+                    }
+                    let v = d.version().map_err(|_| XmlError::Syntax)?;
+                    if v.as_ref() != "1.0" {
+                        return Err(XmlError::Syntax);
+                    }
+                    if let Some(enc) = d.encoding() {
+                        let enc = enc.map_err(|_| XmlError::Syntax)?;
+                        if !enc.eq_ignore_ascii_case("utf-8") {
+                            return Err(XmlError::Encoding);
+                        }
+                    }
+                }
+                Event::DocType(_) => return Err(XmlError::Doctype),
+                Event::Start(e) => self.start(&e, false)?,
+                Event::Empty(e) => self.start(&e, true)?,
+                Event::End(_) => {
+                    if self.open.is_empty() {
+                        return Err(XmlError::Syntax);
+                    }
+                    self.end();
+                }
+                Event::Text(t) => {
+                    let raw: &str = &t;
+                    if raw.contains("]]>") {
+                        return Err(XmlError::Syntax);
+                    }
+                    self.text(|out| push_text(out, raw))?;
+                }
+                Event::CData(t) => {
+                    if self.open.is_empty() {
+                        return Err(XmlError::BadStructure);
+                    }
+                    let raw: &str = &t;
+                    self.text(|out| push_text(out, raw))?;
+                }
+                Event::GeneralRef(r) => {
+                    let name: &str = &r;
+                    let c = resolve_ref(name)?;
+                    if self.open.is_empty() {
+                        return Err(XmlError::BadStructure);
+                    }
+                    self.text(|out| {
+                        out.push(c);
+                        Ok(())
+                    })?;
+                }
+                Event::Comment(c) => {
+                    if self.limits.markup == Markup::Refuse {
+                        return Err(XmlError::Comment);
+                    }
+                    let raw: &str = &c;
+                    check_chars(raw)?;
+                }
+                Event::PI(pi) => {
+                    if self.limits.markup == Markup::Refuse {
+                        return Err(XmlError::ProcessingInstruction);
+                    }
+                    let raw: &str = &pi;
+                    let (target, data) = match raw.find([' ', '\t', '\n', '\r']) {
+                        Some(i) => (
+                            &raw[..i],
+                            raw[i..].trim_start_matches([' ', '\t', '\n', '\r']),
+                        ),
+                        None => (raw, ""),
+                    };
+                    if !is_ncname(target) || target.eq_ignore_ascii_case("xml") {
+                        return Err(XmlError::BadName);
+                    }
+                    if !self.open.is_empty() {
+                        let t = self.span_of(target);
+                        let start = self.doc.buf.len() as u32;
+                        push_text(&mut self.doc.buf, data)?;
+                        let d = Span {
+                            start,
+                            end: self.doc.buf.len() as u32,
+                        };
+                        self.add_node(Kind::Pi { target: t, data: d });
+                    } else {
+                        check_chars(data)?;
+                    }
+                }
+                Event::Eof => break,
+            }
+        }
+        if !self.open.is_empty() || !self.seen_root {
+            return Err(XmlError::BadStructure);
+        }
+        Ok(self.doc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Document, XmlError> {
+        Document::parse(s, &Limits::PROTOCOL)
+    }
+
+    #[test]
+    fn namespaces_resolve() {
+        let d = parse(r#"<a:r xmlns:a="urn:a" xmlns="urn:d"><c x="1" a:y="2"/></a:r>"#).unwrap();
+        let r = d.root();
+        assert!(r.is("urn:a", "r"));
+        let c = r.child_elements().next().unwrap();
+        assert!(c.is("urn:d", "c"));
+        assert_eq!(c.attr("x"), Some("1"));
+        assert_eq!(c.attr_ns("urn:a", "y"), Some("2"));
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(
+            parse("<!DOCTYPE r [<!ENTITY x 'y'>]><r>&x;</r>").unwrap_err(),
+            XmlError::Doctype
+        );
+        assert_eq!(parse("<r>&x;</r>").unwrap_err(), XmlError::Entity);
+        assert_eq!(parse("<r><!-- c --></r>").unwrap_err(), XmlError::Comment);
+        assert_eq!(
+            parse("<r><?pi x?></r>").unwrap_err(),
+            XmlError::ProcessingInstruction
+        );
+        assert_eq!(
+            parse(r#"<r><a ID="x"/><b ID="x"/></r>"#).unwrap_err(),
+            XmlError::DuplicateId
+        );
+        assert_eq!(
+            parse(r#"<r xmlns:s="urn:s"><a ID="x" s:ID="y"/></r>"#).unwrap_err(),
+            XmlError::DuplicateId
+        );
+        assert_eq!(
+            parse(r#"<r a="1" a="2"/>"#).unwrap_err(),
+            XmlError::DuplicateAttribute
+        );
+        assert_eq!(
+            parse(r#"<r xmlns:p="urn:x" xmlns:q="urn:x" p:a="1" q:a="2"/>"#).unwrap_err(),
+            XmlError::DuplicateAttribute
+        );
+        assert_eq!(parse("<p:r/>").unwrap_err(), XmlError::UndeclaredPrefix);
+        assert_eq!(
+            parse(r#"<r xmlns:p="rel"/>"#).unwrap_err(),
+            XmlError::BadNamespace
+        );
+        assert_eq!(parse("<r/><r/>").unwrap_err(), XmlError::BadStructure);
+        assert_eq!(parse("<r/>x").unwrap_err(), XmlError::BadStructure);
+        assert_eq!(parse("<a:b:c/>").unwrap_err(), XmlError::BadName);
+        assert!(parse("<r>\u{1}</r>").is_err());
+        assert_eq!(
+            parse(r#"<?xml version="1.0" encoding="ISO-8859-1"?><r/>"#).unwrap_err(),
+            XmlError::Encoding
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let deep = "<a>".repeat(65) + &"</a>".repeat(65);
+        assert_eq!(parse(&deep).unwrap_err(), XmlError::TooDeep);
+        let attrs: String = (0..65).map(|i| format!(" a{i}=\"1\"")).collect();
+        assert_eq!(
+            parse(&format!("<r{attrs}/>")).unwrap_err(),
+            XmlError::TooManyAttributes
+        );
+        let ns: String = (0..33)
+            .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
+            .collect();
+        assert_eq!(
+            parse(&format!("<r{ns}/>")).unwrap_err(),
+            XmlError::TooManyNamespaceDeclarations
+        );
+    }
+
+    #[test]
+    fn text_normalization() {
+        let d = parse("<r a=\"x\ty&#9;\r\n\">a\r\nb&amp;&#x41;<![CDATA[<c>]]></r>").unwrap();
+        assert_eq!(d.root().attr("a"), Some("x y\t "));
+        assert_eq!(d.root().text().as_deref(), Some("a\nb&A<c>"));
+    }
+
+    #[test]
+    fn comments_are_dropped_and_text_joined_when_allowed() {
+        let d = Document::parse("<r>a<!-- x -->b</r>", &Limits::METADATA).unwrap();
+        assert_eq!(d.root().text().as_deref(), Some("ab"));
+        assert_eq!(d.root().children().count(), 1);
+    }
+}
