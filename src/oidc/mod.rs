@@ -559,17 +559,32 @@ impl IdpAdapter for OidcAdapter {
             .validate_id_token(s, &endpoints, &id_token, Some(nonce), now)
             .await?;
         let mut profile = profile_from(&claims, s);
-        if s.userinfo {
+        // Okta's org server sends a thin ID token next to an access token.
+        let thin = claims.email.is_none() && claims.name.is_none();
+        if s.userinfo || (s.flavor == Flavor::Okta && thin) {
             let access = tokens.access_token.ok_or_else(|| {
                 IdpError::TokenEndpoint("the response has no access_token".into())
             })?;
             let info = self.userinfo(&endpoints, &access, &claims.sub).await?;
             merge_userinfo(&mut profile, &info, s);
         }
+        let subject = match &s.flavor {
+            // Entra: (tid, oid); `sub` is pairwise per application.
+            Flavor::Entra(_) => {
+                let tid = entra_tenant_of(&claims.iss);
+                let oid = claims
+                    .claim("oid")
+                    .and_then(|v| v.as_str().map(str::to_ascii_lowercase))
+                    .filter(|o| is_guid(o))
+                    .ok_or(TokenError::MissingClaim("oid"))?;
+                format!("{tid}/{oid}")
+            }
+            _ => claims.sub.clone(),
+        };
         Ok(VerifiedIdentity {
             key: IdentityKey {
                 connection: conn.id.clone(),
-                subject: claims.sub.clone(),
+                subject,
             },
             issuer: claims.iss.clone(),
             profile,

@@ -79,10 +79,12 @@ impl std::fmt::Display for DenyReason {
 /// Admission: may this identity sign in through this connection at all?
 ///
 /// - the connection is enabled;
+/// - if the connection decides by groups (allowed groups or a role map), the
+///   IdP sent the whole list of the identity's groups;
 /// - if the connection restricts groups, the identity is in one of them;
-/// - any e-mail address the profile carries (verified or not) is in one of the
-///   tenant's verified domains, because an IdP administrator can mint any
-///   address.
+/// - a verified e-mail address is in one of the tenant's verified domains,
+///   because an IdP administrator can mint any address. An unverified
+///   address never admits, never links and never routes: it is ignored.
 pub fn admit(
     conn: &Connection,
     tenant: &Tenant,
@@ -90,6 +92,10 @@ pub fn admit(
 ) -> Result<(), DenyReason> {
     if !conn.enabled {
         return Err(DenyReason::ConnectionDisabled);
+    }
+    let uses_groups = !conn.allowed_groups.is_empty() || !conn.role_map.is_empty();
+    if uses_groups && identity.profile.groups_incomplete {
+        return Err(DenyReason::GroupsOverage);
     }
     if !conn.allowed_groups.is_empty()
         && !identity
@@ -176,5 +182,136 @@ pub fn new_user(conn: &Connection, identity: &VerifiedIdentity) -> NewUser {
         groups: conn.template.groups.clone(),
         attributes: conn.template.attributes.clone(),
         identity: identity.key.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{IdentityKey, Profile, UserId};
+
+    fn conn(extra: serde_json::Value) -> Connection {
+        let mut v = serde_json::json!({
+            "id": "c", "tenant": "t", "kind": "oidc", "issuer": "https://idp.example", "client_id": "x",
+            "jit": true, "template": {"role": "member"}
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: "t".into(),
+            domains: vec!["acme.test".into()],
+            subdomain: None,
+        }
+    }
+
+    fn identity(email: Option<&str>, verified: bool, groups: &[&str]) -> VerifiedIdentity {
+        VerifiedIdentity {
+            key: IdentityKey {
+                connection: "c".into(),
+                subject: "s".into(),
+            },
+            issuer: "https://idp.example".into(),
+            profile: Profile {
+                email: email.map(str::to_owned),
+                email_verified: verified,
+                groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+                ..Profile::default()
+            },
+        }
+    }
+
+    fn user(id: &str, active: bool) -> LocalUser {
+        LocalUser {
+            id: UserId::new(id),
+            tenant: "t".into(),
+            email: "ann@acme.test".into(),
+            name: None,
+            active,
+            role: None,
+            groups: vec![],
+            attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn admission_rules() {
+        let t = tenant();
+        let c = conn(serde_json::json!({}));
+        assert_eq!(
+            admit(&c, &t, &identity(Some("a@acme.test"), true, &[])),
+            Ok(())
+        );
+        assert_eq!(
+            admit(&c, &t, &identity(Some("a@evil.test"), true, &[])),
+            Err(DenyReason::EmailDomainNotOwned)
+        );
+        // An unverified address is ignored, not trusted and not held against.
+        assert_eq!(
+            admit(&c, &t, &identity(Some("a@evil.test"), false, &[])),
+            Ok(())
+        );
+        let c = conn(serde_json::json!({"allowed_groups": ["eng"]}));
+        assert_eq!(admit(&c, &t, &identity(None, false, &["eng"])), Ok(()));
+        assert_eq!(
+            admit(&c, &t, &identity(None, false, &["ops"])),
+            Err(DenyReason::GroupNotAllowed)
+        );
+        let mut overage = identity(None, false, &["eng"]);
+        overage.profile.groups_incomplete = true;
+        assert_eq!(admit(&c, &t, &overage), Err(DenyReason::GroupsOverage));
+        let c = conn(serde_json::json!({"enabled": false}));
+        assert_eq!(
+            admit(&c, &t, &identity(None, false, &[])),
+            Err(DenyReason::ConnectionDisabled)
+        );
+    }
+
+    #[test]
+    fn resolution_rules() {
+        let c = conn(serde_json::json!({}));
+        let id = identity(Some("ann@acme.test"), true, &[]);
+        assert!(matches!(
+            resolve(&c, &id, Some(user("u1", true)), vec![]),
+            Resolution::SignIn(_)
+        ));
+        assert_eq!(
+            resolve(&c, &id, Some(user("u1", false)), vec![]),
+            Resolution::Deny(DenyReason::UserInactive)
+        );
+        assert!(matches!(
+            resolve(&c, &id, None, vec![user("u1", true)]),
+            Resolution::OfferLink(_)
+        ));
+        assert_eq!(
+            resolve(&c, &id, None, vec![user("u1", true), user("u2", false)]),
+            Resolution::Deny(DenyReason::DuplicateEmail)
+        );
+        assert!(
+            matches!(resolve(&c, &id, None, vec![]), Resolution::Provision(n) if n.role.as_deref() == Some("member"))
+        );
+        let c = conn(serde_json::json!({"jit": false}));
+        assert_eq!(
+            resolve(&c, &id, None, vec![]),
+            Resolution::Deny(DenyReason::NotProvisioned)
+        );
+        let mut other_tenant = user("u9", true);
+        other_tenant.tenant = "other".into();
+        assert_eq!(
+            resolve(&c, &id, Some(other_tenant), vec![]),
+            Resolution::Deny(DenyReason::TenantMismatch)
+        );
+    }
+
+    #[test]
+    fn jit_users_never_get_an_unverified_address() {
+        let c = conn(serde_json::json!({"role_map": {"admins": "admin"}}));
+        let n = new_user(&c, &identity(Some("ann@acme.test"), false, &["admins"]));
+        assert_eq!(n.email, None);
+        assert_eq!(n.role.as_deref(), Some("admin"));
     }
 }

@@ -138,18 +138,85 @@
 //! # }
 //! ```
 //!
+//! # Entra-like and Okta-like flavors
+//!
+//! Two more constructors make the same provider behave like the identity
+//! providers customers use most, so that adapters for them can be tested
+//! over real loopback HTTP ([`Flavor`]):
+//!
+//! - [`DevProvider::entra`]: Microsoft Entra ID's v2.0 endpoints for several
+//!   tenants ([`with_entra_tenant`](DevProvider::with_entra_tenant)), each
+//!   with its own signing key and JWKS; discovery per tenant (by id or
+//!   verified domain) and for `organizations`/`common` with the literal
+//!   `{tenantid}` issuer template; [`EntraUser`]s with `tid`, `oid`,
+//!   pairwise `sub`, `email`/`xms_edov`, groups and group overage; tenant
+//!   rules at sign-in; and the Entra faults
+//!   ([`Fault::IssuerTenantMismatch`], [`Fault::V1Token`],
+//!   [`Fault::SignWithOtherTenantKey`]).
+//! - [`DevProvider::okta`]: an Okta org authorization server whose issuer is
+//!   the org URL without a trailing slash, optional custom authorization
+//!   servers ([`with_authorization_server`](DevProvider::with_authorization_server)),
+//!   Okta user ids (`00u…`), the app's groups claim filter and thin ID
+//!   tokens.
+//!
+//! Both are served, mounted and driven like the generic provider
+//! ([`spawn_local`](DevProvider::spawn_local), [`sign_in`](DevProvider::sign_in),
+//! faults, counters, clock), and both record the last authorization
+//! request ([`last_authorize_params`](DevProvider::last_authorize_params)),
+//! so that tests can check `login_hint`, `domain_hint` or `idp`.
+//! [`entra_endpoints`](DevProvider::entra_endpoints) and
+//! [`okta_endpoints`](DevProvider::okta_endpoints) give each authority's
+//! issuer and endpoints.
+//!
+//! ```
+//! use ssokit::testkit::{DevProvider, DevUser, EntraUser};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> std::io::Result<()> {
+//! const CONTOSO: &str = "11111111-1111-1111-1111-111111111111";
+//! let entra = DevProvider::spawn_local(|base| {
+//!     DevProvider::entra(base)
+//!         .with_client("app", "secret", &["http://127.0.0.1:8080/callback"])
+//!         .with_entra_tenant(CONTOSO, &["contoso.example"])
+//!         .with_entra_user(EntraUser::new(CONTOSO, "alice@contoso.example"))
+//! })
+//! .await?;
+//! // Configure the Entra connection with base URL `entra.url()` and tenant
+//! // `CONTOSO`: its issuer is `{base}{CONTOSO}/v2.0`.
+//! assert_eq!(
+//!     entra.provider().entra_endpoints(CONTOSO).issuer,
+//!     format!("{}{CONTOSO}/v2.0", entra.url())
+//! );
+//!
+//! let okta = DevProvider::spawn_local(|base| {
+//!     DevProvider::okta(base)
+//!         .with_client("0oa-app", "secret", &["http://127.0.0.1:8080/callback"])
+//!         .with_user(DevUser::okta("bob@acme.example"))
+//! })
+//! .await?;
+//! // The Okta "domain" is `okta.url()`; the org issuer has no trailing slash.
+//! assert!(!okta.provider().okta_endpoints(None).issuer.ends_with('/'));
+//! # Ok(()) }
+//! ```
+//!
 //! # Knobs for tests
 //!
 //! - [`Fault`] switches ([`DevProvider::set_fault`]): expired, mis-addressed
 //!   or forged ID tokens, failing endpoints, denied logins, ES256 signing,
-//!   unverified e-mail, thin ID tokens.
+//!   unverified e-mail, thin ID tokens, and Entra's tenant and v1.0 faults.
 //! - Keys: [`DevProvider::rotate_keys`] (new `kid`, JWKS publishes only the
 //!   new key) and [`DevProvider::set_publish_previous_key`] for a rollover
-//!   window; [`DevProvider::sign_id_token`] to craft tokens by hand.
+//!   window ([`DevProvider::rotate_tenant_keys`] and
+//!   [`DevProvider::rotate_authorization_server_keys`] per Entra tenant or
+//!   Okta authorization server); [`DevProvider::sign_id_token`],
+//!   [`DevProvider::sign_entra_token`] and [`DevProvider::sign_okta_token`]
+//!   to craft tokens by hand.
 //! - Time: [`DevProvider::set_time_offset`] moves the provider's clock, so
 //!   code and token expiry are tested without sleeping.
 //! - Counters: [`DevProvider::request_counts`], to assert how often your code
-//!   fetches discovery and the JWKS.
+//!   fetches discovery and the JWKS, and [`DevProvider::requests_to`] per
+//!   endpoint URL (one Entra tenant's JWKS, say).
+//! - [`DevProvider::last_authorize_params`]: what the relying party sent.
 //! - [`DevProvider::set_auto_login`] skips the sign-in page.
 
 mod endpoints;

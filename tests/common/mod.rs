@@ -76,6 +76,15 @@ pub struct Started {
 }
 
 pub const CONNECTION: &str = "acme-idp";
+pub const PUBLIC_URL: &str = "http://127.0.0.1:9/";
+
+/// The OIDC redirect URI of the harness's application.
+pub fn redirect_uri() -> Url {
+    Url::parse(PUBLIC_URL)
+        .unwrap()
+        .join("/sso/oidc/callback")
+        .unwrap()
+}
 
 impl Harness {
     pub async fn new() -> Self {
@@ -83,9 +92,7 @@ impl Harness {
     }
 
     pub async fn with(opts: Options) -> Self {
-        let public = Url::parse("http://127.0.0.1:9/").unwrap();
-        let sso_cfg = SsoConfig::new(public.clone());
-        let redirect = public.join(&sso_cfg.oidc_callback_path).unwrap();
+        let redirect = redirect_uri();
         let idp = DevProvider::spawn_local(|base| {
             DevProvider::new(base.join("idp").unwrap())
                 .with_client("app", "app-secret", &[redirect.as_str()])
@@ -98,7 +105,7 @@ impl Harness {
         })
         .await
         .expect("dev provider starts");
-        let spec: ConnectionSpec = serde_json::from_value(serde_json::json!({
+        let spec = serde_json::json!({
             "id": CONNECTION,
             "tenant": "acme",
             "kind": "oidc",
@@ -111,9 +118,7 @@ impl Harness {
             "role_map": opts.role_map.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             "offer_new_account": opts.offer_new_account,
             "userinfo": opts.userinfo,
-        }))
-        .unwrap();
-        let conn = Connection::from_spec(spec).unwrap();
+        });
         let tenants = vec![
             Tenant {
                 id: "acme".into(),
@@ -126,26 +131,50 @@ impl Harness {
                 subdomain: None,
             },
         ];
-        let store = StaticConnections::new(tenants, vec![conn]).unwrap();
+        let h = Self::from_parts(idp, vec![spec], tenants, None);
+        h.users.add_user("acme", "ann@acme.test", Some("Ann"), true);
+        h.users
+            .add_user("acme", "bob@acme.test", Some("Bob Smith"), true);
+        h.users
+            .add_user("acme", " BOB@acme.test", Some("Bob Jones"), true);
+        h.users
+            .add_user("acme", "carol@acme.test", Some("Carol"), false);
+        h.users
+            .add_user("globex", "ann@acme.test", Some("Ann at Globex"), true);
+        h
+    }
+
+    /// An `Sso` over any provider and connections (JSON connection specs).
+    pub fn from_parts(
+        idp: RunningProvider,
+        specs: Vec<serde_json::Value>,
+        tenants: Vec<Tenant>,
+        group_lookup: Option<Arc<dyn ssokit::hooks::GroupLookup>>,
+    ) -> Self {
+        let sso_cfg = SsoConfig::new(Url::parse(PUBLIC_URL).unwrap());
+        let connections = specs
+            .into_iter()
+            .map(|v| {
+                Connection::from_spec(serde_json::from_value::<ConnectionSpec>(v).unwrap()).unwrap()
+            })
+            .collect();
+        let store = StaticConnections::new(tenants, connections).unwrap();
         let users = MemoryDirectory::new();
-        users.add_user("acme", "ann@acme.test", Some("Ann"), true);
-        users.add_user("acme", "bob@acme.test", Some("Bob Smith"), true);
-        users.add_user("acme", " BOB@acme.test", Some("Bob Jones"), true);
-        users.add_user("acme", "carol@acme.test", Some("Carol"), false);
-        users.add_user("globex", "ann@acme.test", Some("Ann at Globex"), true);
         let mailer = MemoryMailer::new();
         let events = MemoryEvents::new();
         let clock = ManualClock::starting_now();
         let flows = Arc::new(CountingStore::default());
-        let sso = Sso::builder(sso_cfg)
+        let mut builder = Sso::builder(sso_cfg)
             .connections(Arc::new(store))
             .users(Arc::new(users.clone()))
             .mailer(Arc::new(mailer.clone()))
             .events(Arc::new(events.clone()))
             .clock(Arc::new(clock.clone()))
-            .flows(flows.clone())
-            .build()
-            .unwrap();
+            .flows(flows.clone());
+        if let Some(lookup) = group_lookup {
+            builder = builder.group_lookup(lookup);
+        }
+        let sso = builder.build().unwrap();
         Self {
             sso,
             idp,
