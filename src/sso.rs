@@ -16,7 +16,7 @@ use crate::error::{BadRequest, Error, ErrorKind, FlowError, LinkError, StoreErro
 use crate::flow::{
     Begin, ChoiceOutcome, Choose, ConnectionChoice, Denied, LinkChoice, LinkOffer, LinkTicket,
     Outcome, PendingLogin, PendingOffer, Redirect, SignInKind, SignedIn, browser_binding,
-    mask_email, store_key, validate_return_to,
+    mask_email, new_handle, store_key, validate_return_to,
 };
 use crate::hooks::{
     Event, EventKind, EventSink, GroupLookup, LinkResult, Mail, MailKind, Mailer, TracingEvents,
@@ -374,7 +374,7 @@ impl Sso {
             LoginHint::Email(e) => Some(e.trim()),
             _ => None,
         };
-        let state = random_token(32);
+        let state = new_handle(&conn.tenant);
         let flow_cookie = random_token(32);
         let now = self.now();
         let started = self
@@ -485,14 +485,14 @@ impl Sso {
             .finish(&conn, &pending.protocol, &callback, now)
             .await
             .map_err(|e| self.fail(e, &trace_id, &ctx))?;
-        if identity.profile.groups_incomplete {
-            if let Some(lookup) = &self.inner.group_lookup {
-                identity.profile.groups = lookup
-                    .groups(&conn, &identity)
-                    .await
-                    .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
-                identity.profile.groups_incomplete = false;
-            }
+        if identity.profile.groups_incomplete
+            && let Some(lookup) = &self.inner.group_lookup
+        {
+            identity.profile.groups = lookup
+                .groups(&conn, &identity)
+                .await
+                .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
+            identity.profile.groups_incomplete = false;
         }
         if identity.key.connection != conn.id {
             return Err(self.fail(
@@ -602,7 +602,7 @@ impl Sso {
                 ))
             }
             Resolution::OfferLink(user) => {
-                let offer = random_token(32);
+                let offer = new_handle(&user.tenant);
                 let pending = PendingOffer {
                     user: user.id.clone(),
                     tenant: user.tenant.clone(),
@@ -751,7 +751,7 @@ impl Sso {
                         },
                     )));
                 }
-                let token = random_token(32);
+                let token = new_handle(&user.tenant);
                 let ttl = self.inner.config.link_ttl;
                 let ticket = LinkTicket {
                     user: user.id.clone(),

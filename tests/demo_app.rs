@@ -8,6 +8,9 @@ mod app;
 #[path = "../examples/demo/config.rs"]
 mod config;
 #[allow(dead_code)]
+#[path = "../examples/demo/db.rs"]
+mod db;
+#[allow(dead_code)]
 #[path = "../examples/demo/pages.rs"]
 mod pages;
 
@@ -30,7 +33,7 @@ async fn start_with(tweak: impl FnOnce(&mut config::DemoConfig)) -> Demo {
     let addr = listener.local_addr().unwrap();
     let mut cfg = config::DemoConfig::embedded(addr);
     tweak(&mut cfg);
-    let state = app::AppState::new(cfg, addr).unwrap();
+    let state = app::AppState::new(cfg, addr).await.unwrap();
     tokio::spawn(async move { axum::serve(listener, app::router(state)).await.unwrap() });
     Demo {
         base: Url::parse(&format!("http://{addr}/")).unwrap(),

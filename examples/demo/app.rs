@@ -1,8 +1,7 @@
 //! The demo's routes: how a host application wires ssokit into axum.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, RawQuery, State};
@@ -11,8 +10,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use ssokit::flow::{ChoiceOutcome, FLOW_COOKIE, LinkOffer, Outcome, SignedIn};
-use ssokit::hooks::{MemoryDirectory, MemoryEvents, MemoryMailer};
-use ssokit::secret::random_token;
+use ssokit::hooks::{MemoryEvents, MemoryMailer};
+use ssokit::secret::{random_token, sha256_hex};
+use ssokit::store::{FlowStore, MemoryFlowStore};
 use ssokit::testkit::{DevProvider, DevUser};
 use ssokit::{
     Begin, BeginLogin, ConnectionId, LinkChoice, LoginHint, Sso, SsoConfig, StaticConnections,
@@ -20,24 +20,17 @@ use ssokit::{
 use url::Url;
 
 use crate::config::DemoConfig;
+use crate::db::Db;
 use crate::pages;
 
 const SESSION_COOKIE: &str = "demo_session";
 
-/// A signed-in session (the host's own business, not ssokit's).
-#[derive(Clone)]
-struct Session {
-    user: ssokit::LocalUser,
-    connection: ConnectionId,
-}
-
 #[derive(Clone)]
 pub(crate) struct AppState {
     sso: Sso,
-    users: MemoryDirectory,
+    users: Db,
     mailer: MemoryMailer,
     events: MemoryEvents,
-    sessions: Arc<Mutex<HashMap<String, Session>>>,
     dev_idp: DevProvider,
     public_url: Url,
     secure_cookies: bool,
@@ -45,7 +38,7 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(config: DemoConfig, addr: SocketAddr) -> Result<Self, String> {
+    pub(crate) async fn new(config: DemoConfig, addr: SocketAddr) -> Result<Self, String> {
         let public_url = Url::parse(
             config
                 .public_url
@@ -55,13 +48,34 @@ impl AppState {
         .map_err(|_| "public_url is not a URL".to_owned())?;
         let (tenants, connections) = config.validated()?;
         let store = StaticConnections::new(tenants, connections).map_err(|e| e.to_string())?;
-        let users = MemoryDirectory::new();
+        let users = Db::open(config.database.as_deref())?;
         for u in &config.users {
-            let user = users.add_user(&u.tenant, &u.email, u.name.as_deref(), u.active);
-            if let Some(role) = &u.role {
-                users.set_role(&user.id, role);
-            }
+            users.seed_user(
+                &u.tenant,
+                &u.email,
+                u.name.as_deref(),
+                u.active,
+                u.role.as_deref(),
+            );
         }
+        let flows: Arc<dyn FlowStore> = match config.store.as_deref() {
+            None | Some("memory") => Arc::new(MemoryFlowStore::new()),
+            #[cfg(feature = "redis")]
+            Some(url) if url.starts_with("redis://") => Arc::new(
+                ssokit::store::RedisFlowStore::connect(ssokit::store::RedisSettings::new(url))
+                    .await
+                    .map_err(|e| format!("store: {e}"))?,
+            ),
+            #[cfg(not(feature = "redis"))]
+            Some(url) if url.starts_with("redis://") => {
+                return Err("store: Redis needs the `redis` feature (cargo run --features redis --example demo)".into());
+            }
+            Some(other) => {
+                return Err(format!(
+                    "store: expected `memory` or redis://…, got `{other}`"
+                ));
+            }
+        };
         let mailer = MemoryMailer::new();
         let events = MemoryEvents::new();
         let callback = public_url
@@ -82,11 +96,13 @@ impl AppState {
                 name: "Dave Newcomer".into(),
                 ..DevUser::new("dave@acme.test").with_groups(["staff"])
             });
+        dev_idp.set_auto_login_from_hint(config.dev_idp_auto_login);
         let sso = Sso::builder(SsoConfig::new(public_url.clone()).app_name("the ssokit demo"))
             .connections(Arc::new(store))
             .users(Arc::new(users.clone()))
             .mailer(Arc::new(mailer.clone()))
             .events(Arc::new(events.clone()))
+            .flows(flows)
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -94,7 +110,6 @@ impl AppState {
             users,
             mailer,
             events,
-            sessions: Arc::default(),
             dev_idp,
             secure_cookies: public_url.scheme() == "https",
             base_domain: config.base_domain.clone().map(|d| d.to_ascii_lowercase()),
@@ -106,9 +121,16 @@ impl AppState {
         &self.public_url
     }
 
-    fn session(&self, headers: &HeaderMap) -> Option<Session> {
+    /// The signed-in user and connection. Sessions are stored by the hash
+    /// of the cookie, and the user is read afresh: a disabled user's session
+    /// ends at once.
+    fn session(&self, headers: &HeaderMap) -> Option<(ssokit::LocalUser, String)> {
         let id = cookie(headers, SESSION_COOKIE)?;
-        self.sessions.lock().unwrap().get(&id).cloned()
+        let (user, connection) = self.users.session(&sha256_hex(id.as_bytes()))?;
+        self.users
+            .user(&user)
+            .filter(|u| u.active)
+            .map(|u| (u, connection))
     }
 
     fn cookie_header(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
@@ -161,9 +183,9 @@ fn error_page(err: &ssokit::Error) -> Response {
 
 async fn home(State(st): State<AppState>, headers: HeaderMap) -> Response {
     match st.session(&headers) {
-        Some(s) => {
-            let identities = st.users.identities_of(&s.user.id);
-            Html(pages::signed_in(&s.user, &identities)).into_response()
+        Some((user, _)) => {
+            let identities = st.users.identities_of(&user.id);
+            Html(pages::signed_in(&user, &identities)).into_response()
         }
         None => Html(pages::login(subdomain(&st, &headers).as_deref())).into_response(),
     }
@@ -245,13 +267,12 @@ fn outcome_response(st: &AppState, outcome: Outcome) -> Response {
             return_to,
             ..
         }) => {
+            // A fresh session id: one planted before the login is worthless.
             let sid = random_token(32);
-            st.sessions.lock().unwrap().insert(
-                sid.clone(),
-                Session {
-                    user,
-                    connection: identity.connection,
-                },
+            st.users.create_session(
+                &sha256_hex(sid.as_bytes()),
+                &user.id,
+                identity.connection.as_str(),
             );
             let mut resp = (
                 StatusCode::SEE_OTHER,
@@ -369,15 +390,7 @@ async fn confirm(
 }
 
 async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(s) = st.session(&headers) else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(serde_json::json!({"error": "not signed in"})),
-        )
-            .into_response();
-    };
-    // Read the user afresh: a disabled user's session ends here.
-    let Some(user) = st.users.user(&s.user.id).filter(|u| u.active) else {
+    let Some((user, connection)) = st.session(&headers) else {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(serde_json::json!({"error": "not signed in"})),
@@ -396,7 +409,7 @@ async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
         "name": user.name,
         "tenant": user.tenant,
         "role": user.role,
-        "signed_in_with": s.connection,
+        "signed_in_with": connection,
         "identities": identities,
     }))
     .into_response()
@@ -404,7 +417,7 @@ async fn me(State(st): State<AppState>, headers: HeaderMap) -> Response {
 
 async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        st.sessions.lock().unwrap().remove(&id);
+        st.users.delete_session(&sha256_hex(id.as_bytes()));
     }
     let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     resp.headers_mut()

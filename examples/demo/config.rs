@@ -12,6 +12,18 @@ pub(crate) struct DemoConfig {
     /// The URL users reach the app at; default `http://` + the bind address.
     #[serde(default)]
     pub(crate) public_url: Option<String>,
+    /// Where pending logins and link tickets live: `memory` (default, one
+    /// instance) or `redis://host:port` (shared by a fleet).
+    #[serde(default)]
+    pub(crate) store: Option<String>,
+    /// The SQLite file with users and sessions (shared by a fleet); default:
+    /// a private in-memory database.
+    #[serde(default)]
+    pub(crate) database: Option<String>,
+    /// The development IdP signs in as the request's `login_hint` without
+    /// showing its page (load tests and browser-less drivers).
+    #[serde(default)]
+    pub(crate) dev_idp_auto_login: bool,
     /// Per-tenant subdomains: a request to `acme.{base_domain}` signs in
     /// through tenant `acme`'s connection without asking for an e-mail.
     #[serde(default)]

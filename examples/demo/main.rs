@@ -16,6 +16,7 @@
 
 mod app;
 mod config;
+mod db;
 mod pages;
 
 use std::net::SocketAddr;
@@ -44,7 +45,7 @@ async fn run() -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let state = app::AppState::new(config, addr)?;
+    let state = app::AppState::new(config, addr).await?;
     println!(
         "ssokit demo listening on http://{addr} (public URL {})",
         state.public_url()

@@ -24,7 +24,10 @@ pub use return_to::validate_return_to;
 use crate::error::{FlowError, LinkError};
 use crate::policy::DenyReason;
 use crate::protocol::ProtocolState;
-use crate::secret::{SecretString, ct_eq, sha256_hex};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::secret::{SecretString, ct_eq, random_token, sha256_hex};
 use crate::types::{
     ConnectionId, IdentityKey, LocalUser, Profile, TenantId, TraceId, UserId, VerifiedIdentity,
 };
@@ -72,9 +75,31 @@ pub(crate) struct LinkTicket {
     pub(crate) trace_id: TraceId,
 }
 
-/// Store keys: a kind prefix and the SHA-256 of the handle the browser holds.
+/// A new random handle (state, offer, link token) for a tenant: the tenant
+/// id (base64url) and 256 random bits, so that store keys can be namespaced
+/// per tenant. The tenant part is not a secret; the random part is.
+pub(crate) fn new_handle(tenant: &TenantId) -> String {
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(tenant.as_str()),
+        random_token(32)
+    )
+}
+
+/// The store key of a handle: `ssokit:{tenant}:{kind}:{sha256(handle)}`. The
+/// hash covers the whole handle, so editing its tenant part finds nothing.
 pub(crate) fn store_key(kind: &str, handle: &str) -> String {
-    format!("ssokit:{kind}:{}", sha256_hex(handle.as_bytes()))
+    let tenant = handle
+        .split_once('.')
+        .map(|(t, _)| t)
+        .filter(|t| {
+            !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or("_");
+    format!("ssokit:{tenant}:{kind}:{}", sha256_hex(handle.as_bytes()))
 }
 
 /// The browser binding kept server-side: a hash of the flow cookie.
@@ -327,6 +352,21 @@ mod tests {
         assert_eq!(mask_email("ann@acme.test"), "a**@acme.test");
         assert_eq!(mask_email("a@acme.test"), "a**@acme.test");
         assert_eq!(mask_email("nope"), "***");
+    }
+
+    #[test]
+    fn keys_are_namespaced_by_tenant() {
+        let h = new_handle(&TenantId::new("acme"));
+        let key = store_key("login", &h);
+        assert!(key.starts_with("ssokit:YWNtZQ:login:"), "{key}");
+        // Another tenant's prefix on the same random part is another key.
+        let forged = format!("Z2xvYmV4.{}", h.split_once('.').unwrap().1);
+        assert_ne!(
+            store_key("login", &forged).rsplit(':').next(),
+            key.rsplit(':').next()
+        );
+        assert!(store_key("login", "no-dot").starts_with("ssokit:_:login:"));
+        assert!(store_key("login", "a:b.c").starts_with("ssokit:_:login:"));
     }
 
     #[test]

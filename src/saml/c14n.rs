@@ -32,6 +32,10 @@ use super::xml::{Document, Element, NodeId, RawNode};
 /// The algorithm URI of exclusive c14n without comments.
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 
+/// At most this many distinct inclusive prefixes are honoured (the
+/// signature verifier refuses lists longer than 32).
+pub const MAX_INCLUSIVE_PREFIXES: usize = 64;
+
 /// Where canonical bytes go: a buffer, or straight into a digest.
 pub trait Sink {
     /// Appends bytes.
@@ -71,11 +75,13 @@ pub fn exclusive_into<S: Sink + ?Sized>(
     sink: &mut S,
 ) {
     let doc = element.document();
-    let inclusive: Vec<&str> = inclusive_prefixes
-        .iter()
-        .map(|p| if *p == "#default" { "" } else { *p })
-        .filter(|p| *p != "xml")
-        .collect();
+    let mut inclusive: Vec<&str> = Vec::new();
+    for p in inclusive_prefixes {
+        let p = if *p == "#default" { "" } else { *p };
+        if p != "xml" && !inclusive.contains(&p) && inclusive.len() < MAX_INCLUSIVE_PREFIXES {
+            inclusive.push(p);
+        }
+    }
     let mut c = Canon {
         doc,
         sink,
@@ -190,7 +196,7 @@ impl<'d, S: Sink + ?Sized> Canon<'d, '_, S> {
         for (i, (p, stack)) in self.inclusive_scope.iter_mut().enumerate() {
             if let Some(ns) = decl_in(doc, e, p) {
                 stack.push(ns);
-                inclusive_pushed |= 1 << (i % 64);
+                inclusive_pushed |= 1 << i;
             }
         }
         let mut ns = std::mem::take(&mut self.scratch_ns);
@@ -265,7 +271,7 @@ impl<'d, S: Sink + ?Sized> Canon<'d, '_, S> {
         self.sink.write(b">");
         self.rendered.truncate(f.mark);
         for (i, (_, stack)) in self.inclusive_scope.iter_mut().enumerate() {
-            if f.inclusive_pushed & (1 << (i % 64)) != 0 {
+            if f.inclusive_pushed & (1 << i) != 0 {
                 stack.pop();
             }
         }

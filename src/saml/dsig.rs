@@ -190,6 +190,26 @@ impl std::fmt::Display for SignatureError {
     }
 }
 
+impl SignatureError {
+    /// A stable machine-readable name (for events, metrics and tests).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "missing",
+            Self::Placement => "placement",
+            Self::Structure => "structure",
+            Self::Reference => "reference",
+            Self::Transforms => "transforms",
+            Self::Canonicalization => "canonicalization",
+            Self::WeakAlgorithm => "weak_algorithm",
+            Self::UnsupportedAlgorithm => "unsupported_algorithm",
+            Self::NoMatchingKey => "no_matching_key",
+            Self::Encoding => "encoding",
+            Self::Invalid => "invalid",
+            Self::DigestMismatch => "digest_mismatch",
+        }
+    }
+}
+
 impl std::error::Error for SignatureError {}
 
 /// An element whose enveloped signature verified. Only [`verify_enveloped`]
@@ -287,6 +307,14 @@ fn no_children(e: Element<'_>) -> Result<(), SignatureError> {
     }
 }
 
+fn text_only(e: Element<'_>) -> Result<(), SignatureError> {
+    if e.children().all(|c| matches!(c, NodeRef::Text(_))) {
+        Ok(())
+    } else {
+        Err(SignatureError::Structure)
+    }
+}
+
 fn base64_value(e: Element<'_>, max: usize) -> Result<Vec<u8>, SignatureError> {
     let text = e.text().ok_or(SignatureError::Encoding)?;
     let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
@@ -323,7 +351,7 @@ pub fn verify_enveloped<'d>(
     if parts.next().is_some() {
         return Err(SignatureError::Structure);
     }
-    no_children(sig_value)?;
+    text_only(sig_value)?;
 
     // SignedInfo: CanonicalizationMethod, SignatureMethod, one Reference.
     let mut si = ds_children(signed_info)?.into_iter().peekable();
@@ -372,7 +400,7 @@ pub fn verify_enveloped<'d>(
     let ref_prefixes = exc_c14n_prefixes(*exc)?;
     let digest = DigestAlgorithm::from_uri(digest_method.attr("Algorithm").unwrap_or(""))?;
     no_children(digest_method)?;
-    no_children(digest_value)?;
+    text_only(digest_value)?;
     let expected_digest = base64_value(digest_value, 64)?;
     if expected_digest.len() != digest.ring().output_len() {
         return Err(SignatureError::Encoding);

@@ -132,6 +132,46 @@ impl SamlError {
         }
     }
 
+    /// A stable machine-readable name: `xml.<kind>` and `signature.<kind>`
+    /// for parser and signature refusals, one word otherwise (`audience`,
+    /// `recipient`, `replay`, …). For events, metrics and tests.
+    pub fn code(&self) -> String {
+        match self {
+            Self::Xml(e) => format!("xml.{}", e.code()),
+            Self::Signature(e) => format!("signature.{}", e.code()),
+            other => other.simple_code().to_owned(),
+        }
+    }
+
+    fn simple_code(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::Base64 => "base64",
+            Self::Xml(_) => "xml",
+            Self::Malformed(_) => "malformed",
+            Self::Signature(_) => "signature",
+            Self::UnsignedAssertion => "unsigned_assertion",
+            Self::AssertionCount => "assertion_count",
+            Self::EncryptedAssertion => "encrypted_assertion",
+            Self::Status(_) => "status",
+            Self::Issuer => "issuer",
+            Self::Destination => "destination",
+            Self::Audience => "audience",
+            Self::Recipient => "recipient",
+            Self::InResponseTo => "in_response_to",
+            Self::Unsolicited => "unsolicited",
+            Self::SubjectConfirmation(_) => "subject_confirmation",
+            Self::Expired(_) => "expired",
+            Self::NotYetValid(_) => "not_yet_valid",
+            Self::Replay => "replay",
+            Self::Subject(_) => "subject",
+            Self::Key(_) => "key",
+            Self::Config(_) => "config",
+            Self::Metadata(_) => "metadata",
+            Self::Fetch(_) => "fetch",
+        }
+    }
+
     /// Whether the message was malformed (as opposed to well-formed but
     /// failing a security check).
     pub fn is_malformed(&self) -> bool {
@@ -278,6 +318,11 @@ pub struct AttributeMapping {
     pub family_name: Vec<String>,
     /// Group attributes (all values of all of them).
     pub groups: Vec<String>,
+    /// Attributes whose presence means the IdP left groups out (Entra's
+    /// `groups.link` overage claim): the profile is then marked
+    /// `groups_incomplete`, and group-based admission fails closed unless
+    /// the host completes the groups.
+    pub groups_overage: Vec<String>,
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -296,6 +341,7 @@ impl AttributeMapping {
                 given_name: strings(&["firstName", "user.firstName"]),
                 family_name: strings(&["lastName", "user.lastName"]),
                 groups: strings(&["groups"]),
+                groups_overage: Vec::new(),
             },
             Preset::Entra => Self {
                 subject: SubjectSource::Attributes(strings(&[
@@ -310,6 +356,7 @@ impl AttributeMapping {
                 groups: strings(&[
                     "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
                 ]),
+                groups_overage: strings(&["http://schemas.microsoft.com/claims/groups.link"]),
             },
             Preset::Adfs => Self {
                 subject: SubjectSource::PersistentNameId,
@@ -322,6 +369,7 @@ impl AttributeMapping {
                     "http://schemas.xmlsoap.org/claims/Group",
                     "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
                 ]),
+                groups_overage: Vec::new(),
             },
             Preset::Google => Self {
                 subject: SubjectSource::PersistentNameId,
@@ -331,6 +379,7 @@ impl AttributeMapping {
                 given_name: strings(&["firstName", "given_name"]),
                 family_name: strings(&["lastName", "family_name"]),
                 groups: strings(&["groups"]),
+                groups_overage: Vec::new(),
             },
             Preset::Generic => Self {
                 subject: SubjectSource::PersistentNameId,
@@ -345,6 +394,7 @@ impl AttributeMapping {
                 given_name: strings(&["givenName", "firstName", "urn:oid:2.5.4.42"]),
                 family_name: strings(&["sn", "surname", "lastName", "urn:oid:2.5.4.4"]),
                 groups: strings(&["groups", "memberOf", "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"]),
+                groups_overage: Vec::new(),
             },
         }
     }
@@ -420,7 +470,10 @@ impl AttributeMapping {
             given_name: first(&self.given_name),
             family_name: first(&self.family_name),
             groups,
-            ..Profile::default()
+            groups_incomplete: self
+                .groups_overage
+                .iter()
+                .any(|n| a.attributes.contains_key(n)),
         };
         Ok((subject, profile))
     }

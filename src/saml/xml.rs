@@ -160,6 +160,30 @@ impl fmt::Display for XmlError {
     }
 }
 
+impl XmlError {
+    /// A stable machine-readable name (for events, metrics and tests).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::TooDeep => "too_deep",
+            Self::TooManyAttributes => "too_many_attributes",
+            Self::TooManyNamespaceDeclarations => "too_many_namespaces",
+            Self::Doctype => "doctype",
+            Self::Entity => "entity",
+            Self::Comment => "comment",
+            Self::ProcessingInstruction => "pi",
+            Self::Encoding => "encoding",
+            Self::DuplicateId => "duplicate_id",
+            Self::DuplicateAttribute => "duplicate_attribute",
+            Self::UndeclaredPrefix => "undeclared_prefix",
+            Self::BadNamespace => "namespace",
+            Self::BadName => "name",
+            Self::BadStructure => "structure",
+            Self::Syntax => "syntax",
+        }
+    }
+}
+
 impl std::error::Error for XmlError {}
 
 /// A node in a [`Document`].

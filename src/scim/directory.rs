@@ -465,7 +465,7 @@ impl MemoryScimDirectory {
         render(
             &self.schemas.user,
             &u.id,
-            &u.attributes,
+            u.attributes.clone(),
             None,
             &u.meta,
             "",
@@ -477,7 +477,7 @@ impl MemoryScimDirectory {
         render(
             &self.schemas.group,
             &g.id,
-            &g.attributes,
+            g.attributes.clone(),
             g.members.as_deref(),
             &g.meta,
             "",
@@ -720,10 +720,10 @@ impl ScimDirectory for MemoryScimDirectory {
                 .iter_mut()
                 .find(|r| !r.deleted && r.user.id == user.id)
                 .ok_or(DirectoryError::NotFound)?;
-            if let Some(v) = if_version {
-                if rec.user.meta.version.as_deref() != Some(v) {
-                    return Err(DirectoryError::VersionMismatch);
-                }
+            if let Some(v) = if_version
+                && rec.user.meta.version.as_deref() != Some(v)
+            {
+                return Err(DirectoryError::VersionMismatch);
             }
             rec.user.attributes = user.attributes.clone();
             rec.user.meta.last_modified = user.meta.last_modified;
@@ -859,10 +859,10 @@ impl ScimDirectory for MemoryScimDirectory {
             .iter_mut()
             .find(|g| g.group.id == group.id)
             .ok_or(DirectoryError::NotFound)?;
-        if let Some(v) = if_version {
-            if rec.group.meta.version.as_deref() != Some(v) {
-                return Err(DirectoryError::VersionMismatch);
-            }
+        if let Some(v) = if_version
+            && rec.group.meta.version.as_deref() != Some(v)
+        {
+            return Err(DirectoryError::VersionMismatch);
         }
         rec.group.attributes = group.attributes.clone();
         rec.group.meta.last_modified = group.meta.last_modified;

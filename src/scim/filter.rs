@@ -709,19 +709,20 @@ impl Filter {
     }
 }
 
-fn resolve_path<'a>(
+fn resolve_path(
     p: AttrPath,
-    rt: &'a ResourceType,
+    rt: &ResourceType,
     allow_complex: bool,
-) -> Result<(AttrPath, &'a AttributeDef), FilterError> {
+) -> Result<(AttrPath, &AttributeDef), FilterError> {
     let unknown = || FilterError::new(format!("unknown attribute `{p}` in filter"));
     let schema_ref = p.schema.as_deref();
-    if let Some(urn) = schema_ref {
-        if !rt.is_core(urn) && rt.extension(urn).is_none() {
-            return Err(FilterError::new(format!(
-                "unknown schema `{urn}` in filter"
-            )));
-        }
+    if let Some(urn) = schema_ref
+        && !rt.is_core(urn)
+        && rt.extension(urn).is_none()
+    {
+        return Err(FilterError::new(format!(
+            "unknown schema `{urn}` in filter"
+        )));
     }
     let r = rt.find(schema_ref, &p.name).ok_or_else(unknown)?;
     let schema = r.extension.map(|e| e.id.clone());
@@ -822,13 +823,14 @@ fn values_at<'v>(
     scope: Option<(&AttrPath, &'v Value)>,
 ) -> Vec<&'v Value> {
     let mut out = Vec::new();
-    if let (Some((parent, element)), Some(sub)) = (scope, &path.sub_attr) {
-        if parent.schema == path.schema && parent.name.eq_ignore_ascii_case(&path.name) {
-            if let Some(v) = get_ci(element, sub) {
-                push_flat(v, &mut out);
-            }
-            return out;
+    if let (Some((parent, element)), Some(sub)) = (scope, &path.sub_attr)
+        && parent.schema == path.schema
+        && parent.name.eq_ignore_ascii_case(&path.name)
+    {
+        if let Some(v) = get_ci(element, sub) {
+            push_flat(v, &mut out);
         }
+        return out;
     }
     let Some(t) = top(resource, path) else {
         return out;
@@ -916,12 +918,11 @@ pub(crate) fn compare(
     let case_exact = def.is_some_and(|d| d.case_exact);
     let ordering: Option<Ordering> = match (actual, expected) {
         (Value::String(a), CompValue::Str(e)) => {
-            if def.is_some_and(|d| d.kind == AttrType::DateTime) {
-                if let (Some(x), Some(y)) = (parse_rfc3339(a), parse_rfc3339(e)) {
-                    if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-                        return ord_holds(op, x.cmp(&y));
-                    }
-                }
+            if def.is_some_and(|d| d.kind == AttrType::DateTime)
+                && let (Some(x), Some(y)) = (parse_rfc3339(a), parse_rfc3339(e))
+                && !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+            {
+                return ord_holds(op, x.cmp(&y));
             }
             let (a, e) = (fold(a, case_exact), fold(e, case_exact));
             match op {

@@ -34,24 +34,24 @@ pub(crate) struct PatchOp {
 
 /// A resolved PATCH path.
 #[derive(Debug, Clone)]
-pub(crate) enum Target {
+pub(crate) enum Target<'a> {
     /// A whole extension (`urn:…:enterprise:2.0:User`).
-    Extension(String),
+    Extension(&'a str),
     /// `attr`, `attr.sub`, `attr[filter]`, `attr[filter].sub`.
     Attr {
         /// The extension URN, if the attribute is in one.
-        schema: Option<String>,
-        def: AttributeDef,
+        schema: Option<&'a str>,
+        def: &'a AttributeDef,
         filter: Option<Filter>,
-        sub: Option<AttributeDef>,
+        sub: Option<&'a AttributeDef>,
     },
 }
 
-impl Target {
+impl Target<'_> {
     fn attr_path(&self) -> Option<AttrPath> {
         match self {
             Target::Attr { schema, def, .. } => Some(AttrPath {
-                schema: schema.clone(),
+                schema: schema.map(str::to_owned),
                 name: def.name.clone(),
                 sub_attr: None,
             }),
@@ -77,7 +77,7 @@ fn matching_bracket(s: &str, open: usize) -> Option<usize> {
 }
 
 /// Parses and resolves a PATCH path against a resource type.
-pub(crate) fn parse_path(rt: &ResourceType, text: &str) -> Result<Target, ScimError> {
+pub(crate) fn parse_path<'a>(rt: &'a ResourceType, text: &str) -> Result<Target<'a>, ScimError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(ScimError::invalid_path("the PATCH path is empty"));
@@ -86,7 +86,7 @@ pub(crate) fn parse_path(rt: &ResourceType, text: &str) -> Result<Target, ScimEr
         return Err(ScimError::invalid_path("the PATCH path is too long"));
     }
     if let Some(ext) = rt.extension(text) {
-        return Ok(Target::Extension(ext.id.clone()));
+        return Ok(Target::Extension(ext.id.as_str()));
     }
     let bad = || ScimError::invalid_path(format!("`{text}` is not a valid attribute path"));
     let (schema, rest) = rt
@@ -117,11 +117,11 @@ pub(crate) fn parse_path(rt: &ResourceType, text: &str) -> Result<Target, ScimEr
     let r = rt
         .find(schema, name)
         .ok_or_else(|| ScimError::invalid_path(format!("`{text}`: no such attribute")))?;
-    let ext = r.extension.map(|e| e.id.clone());
-    let def = r.def.clone();
+    let ext = r.extension.map(|e| e.id.as_str());
+    let def = r.def;
     let sub =
         match sub_name {
-            Some(s) => Some(def.sub(s).cloned().ok_or_else(|| {
+            Some(s) => Some(def.sub(s).ok_or_else(|| {
                 ScimError::invalid_path(format!("`{text}`: no such sub-attribute"))
             })?),
             None => None,
@@ -133,7 +133,7 @@ pub(crate) fn parse_path(rt: &ResourceType, text: &str) -> Result<Target, ScimEr
                     "`{text}`: value filters apply to complex attributes"
                 )));
             }
-            let prefix = match &ext {
+            let prefix = match ext {
                 Some(u) => format!("{u}:{}", def.name),
                 None => def.name.clone(),
             };
@@ -349,10 +349,9 @@ fn apply_pathless(
             filter: None,
             ..
         } = &target
+            && def.mutability == Mutability::ReadOnly
         {
-            if def.mutability == Mutability::ReadOnly {
-                continue;
-            }
+            continue;
         }
         apply_target(rt, attrs, op.op, &target, Some(v), compat, plan)?;
     }
@@ -362,7 +361,7 @@ fn apply_pathless(
 /// The map holding the attribute: the resource, or its extension object.
 fn container<'m>(
     attrs: &'m mut Map<String, Value>,
-    schema: &Option<String>,
+    schema: Option<&str>,
     create: bool,
 ) -> Option<&'m mut Map<String, Value>> {
     match schema {
@@ -372,22 +371,21 @@ fn container<'m>(
                 if !create {
                     return None;
                 }
-                attrs.insert(urn.clone(), Value::Object(Map::new()));
+                attrs.insert(urn.to_owned(), Value::Object(Map::new()));
             }
             attrs.get_mut(urn).and_then(Value::as_object_mut)
         }
     }
 }
 
-fn prune(attrs: &mut Map<String, Value>, schema: &Option<String>) {
-    if let Some(urn) = schema {
-        if attrs
+fn prune(attrs: &mut Map<String, Value>, schema: Option<&str>) {
+    if let Some(urn) = schema
+        && attrs
             .get(urn)
             .and_then(Value::as_object)
             .is_some_and(Map::is_empty)
-        {
-            attrs.remove(urn);
-        }
+    {
+        attrs.remove(urn);
     }
 }
 
@@ -440,8 +438,8 @@ fn apply_target(
                             continue;
                         }
                         let t = Target::Attr {
-                            schema: Some(ext.id.clone()),
-                            def: d.clone(),
+                            schema: Some(ext.id.as_str()),
+                            def: d,
                             filter: None,
                             sub: None,
                         };
@@ -456,15 +454,15 @@ fn apply_target(
             def,
             filter,
             sub,
-        } => (schema, def, filter, sub),
+        } => (*schema, *def, filter, *sub),
     };
-    let path_text = target
-        .attr_path()
-        .map(|p| p.to_string())
-        .unwrap_or_default();
+    let path_text = match schema {
+        Some(u) => format!("{u}:{}", def.name),
+        None => def.name.clone(),
+    };
 
     if rt.kind == ResourceKind::Group && schema.is_none() && def.name == "members" {
-        return members_op(op, filter.as_ref(), sub.as_ref(), value, compat, plan);
+        return members_op(op, filter.as_ref(), sub, value, compat, plan);
     }
 
     match def.mutability {
@@ -480,13 +478,13 @@ fn apply_target(
         }
         _ => {}
     }
-    if let Some(s) = sub {
-        if s.mutability == Mutability::ReadOnly {
-            return Err(ScimError::mutability(format!(
-                "`{path_text}.{}` is read-only",
-                s.name
-            )));
-        }
+    if let Some(s) = sub
+        && s.mutability == Mutability::ReadOnly
+    {
+        return Err(ScimError::mutability(format!(
+            "`{path_text}.{}` is read-only",
+            s.name
+        )));
     }
     // `null` in add/replace un-assigns (RFC 7643 §2.5).
     let value = match (op, value) {
@@ -507,18 +505,7 @@ fn apply_target(
     let result = match (filter, sub) {
         (None, None) => whole(c, def, op, value, compat, &path_text),
         (None, Some(s)) => sub_all(c, def, s, op, value, compat, &path_text),
-        (Some(f), s) => filtered(
-            rt,
-            c,
-            def,
-            f,
-            s.as_ref(),
-            op,
-            value,
-            compat,
-            &path_text,
-            target,
-        ),
+        (Some(f), s) => filtered(rt, c, def, f, s, op, value, compat, &path_text, target),
     };
     prune(attrs, schema);
     result
@@ -714,11 +701,7 @@ fn filtered(
     let parent = target
         .attr_path()
         .unwrap_or_else(|| AttrPath::new(def.name.clone()));
-    let elem_def = {
-        let mut d = def.clone();
-        d.multi_valued = false;
-        d
-    };
+    let elem_def = def;
     // Work on the values as a list (a single complex attribute is a list of one).
     let mut items: Vec<Value> = match c.remove(&def.name) {
         Some(Value::Array(a)) => a,
@@ -780,7 +763,7 @@ fn filtered(
                             Value::Array(a) if a.len() == 1 && compat == Compat::Lenient => &a[0],
                             other => other,
                         };
-                        match coerce_single(&elem_def, v, compat, path)? {
+                        match coerce_single(elem_def, v, compat, path)? {
                             Some(Value::Object(o)) => o,
                             _ => Map::new(),
                         }
@@ -801,7 +784,7 @@ fn filtered(
                     for (k, v) in new_part {
                         created.insert(k, v);
                     }
-                    let created = coerce_single(&elem_def, &Value::Object(created), compat, path)?
+                    let created = coerce_single(elem_def, &Value::Object(created), compat, path)?
                         .unwrap_or(Value::Object(Map::new()));
                     let primary = created.get("primary").and_then(Value::as_bool) == Some(true);
                     items.push(created);
@@ -893,10 +876,10 @@ fn members_op(
             // `members[value eq "id"]` with add/replace: (re)add that member.
             let v = value.ok_or_else(|| ScimError::invalid_value("missing value"))?;
             let mut ms = members_from(v)?;
-            if ms.is_empty() {
-                if let Some(ids) = simple_member_ids(f) {
-                    ms = ids.into_iter().map(Member::new).collect();
-                }
+            if ms.is_empty()
+                && let Some(ids) = simple_member_ids(f)
+            {
+                ms = ids.into_iter().map(Member::new).collect();
             }
             plan.steps.push(MemberStep::Add(ms));
         }

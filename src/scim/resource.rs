@@ -336,10 +336,10 @@ pub(crate) fn fix_primary(items: &mut [Value], keep: Option<usize>) {
         .filter(|k| primaries.contains(k))
         .unwrap_or(primaries[0]);
     for i in primaries {
-        if i != winner {
-            if let Some(o) = items[i].as_object_mut() {
-                o.insert("primary".into(), Value::Bool(false));
-            }
+        if i != winner
+            && let Some(o) = items[i].as_object_mut()
+        {
+            o.insert("primary".into(), Value::Bool(false));
         }
     }
 }
@@ -430,10 +430,10 @@ pub(crate) fn check_required(
             )));
         }
     }
-    if let Some(v) = attrs.get("userName").and_then(Value::as_str) {
-        if v.trim().is_empty() {
-            return Err(ScimError::invalid_value("`userName` must not be empty"));
-        }
+    if let Some(v) = attrs.get("userName").and_then(Value::as_str)
+        && v.trim().is_empty()
+    {
+        return Err(ScimError::invalid_value("`userName` must not be empty"));
     }
     Ok(())
 }
@@ -444,31 +444,28 @@ pub(crate) fn check_required(
 pub(crate) fn render(
     rt: &ResourceType,
     id: &str,
-    attributes: &Map<String, Value>,
+    attributes: Map<String, Value>,
     members: Option<&[Member]>,
     meta: &Meta,
     version: &str,
     base_url: &str,
 ) -> Value {
-    let mut m = Map::with_capacity(attributes.len() + 4);
+    let mut m = attributes;
     let mut schemas = vec![Value::String(rt.schema.id.clone())];
     for ext in &rt.extensions {
-        if attributes.contains_key(&ext.id) {
+        if m.contains_key(&ext.id) {
             schemas.push(Value::String(ext.id.clone()));
         }
     }
     m.insert("schemas".into(), Value::Array(schemas));
     m.insert("id".into(), Value::String(id.to_owned()));
-    for (k, v) in attributes {
-        m.insert(k.clone(), v.clone());
-    }
-    if let Some(members) = members {
-        if !members.is_empty() {
-            m.insert(
-                "members".into(),
-                Value::Array(members.iter().map(Member::to_json).collect()),
-            );
-        }
+    if let Some(members) = members
+        && !members.is_empty()
+    {
+        m.insert(
+            "members".into(),
+            Value::Array(members.iter().map(Member::to_json).collect()),
+        );
     }
     m.insert(
         "meta".into(),
@@ -527,6 +524,9 @@ impl Projection {
 
     /// Applies the projection and the `returned` characteristics to a rendered resource.
     pub(crate) fn apply(&self, rt: &ResourceType, mut v: Value) -> Value {
+        if self.include.is_empty() && self.exclude.is_empty() && !hides_by_default(rt) {
+            return v;
+        }
         let Some(obj) = v.as_object_mut() else {
             return v;
         };
@@ -646,6 +646,25 @@ impl Projection {
         }
         Keep::All
     }
+}
+
+/// Whether some declared attribute is not returned by default (`returned`
+/// never/request, or write-only).
+fn hides_by_default(rt: &ResourceType) -> bool {
+    let hidden = |a: &AttributeDef| {
+        matches!(a.returned, Returned::Never | Returned::Request)
+            || a.mutability == Mutability::WriteOnly
+            || a.sub_attributes.iter().any(|s| {
+                matches!(s.returned, Returned::Never | Returned::Request)
+                    || s.mutability == Mutability::WriteOnly
+            })
+    };
+    rt.schema.attributes.iter().any(hidden)
+        || rt
+            .extensions
+            .iter()
+            .flat_map(|e| e.attributes.iter())
+            .any(hidden)
 }
 
 enum Keep {

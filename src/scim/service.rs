@@ -222,10 +222,10 @@ fn error_response(e: &ScimError) -> Resp {
             HeaderValue::from_static("Bearer realm=\"SCIM\""),
         );
     }
-    if let Some(s) = e.retry_after() {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    if let Some(s) = e.retry_after()
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }
@@ -515,13 +515,13 @@ impl ScimService {
         now: SystemTime,
     ) -> Result<Resp, ScimError> {
         let cfg = &self.inner.config;
-        if let Some(limit) = &cfg.rate_limit {
-            if let Err(wait) = self.inner.limiter.take(limit, &p.tenant, now) {
-                return Err(
-                    ScimError::new(429, "too many requests for this tenant; retry later")
-                        .with_retry_after(wait),
-                );
-            }
+        if let Some(limit) = &cfg.rate_limit
+            && let Err(wait) = self.inner.limiter.take(limit, &p.tenant, now)
+        {
+            return Err(
+                ScimError::new(429, "too many requests for this tenant; retry later")
+                    .with_retry_after(wait),
+            );
         }
         let declared = req
             .headers()
@@ -544,7 +544,7 @@ impl ScimService {
         let segs: Vec<String> = raw_path
             .split('/')
             .filter(|s| !s.is_empty())
-            .map(|s| percent_decode(s))
+            .map(percent_decode)
             .collect();
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let m = &parts.method;
@@ -744,6 +744,9 @@ impl ScimService {
 }
 
 fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())
@@ -821,13 +824,13 @@ impl Ctx<'_> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn render_user(&self, u: &ScimUser, proj: &Projection) -> (Value, String) {
+    fn render_user(&self, u: ScimUser, proj: &Projection) -> (Value, String) {
         let rt = self.rt(ResourceKind::User);
         let version = content_version(&u.attributes, None, &u.meta);
         let v = render(
             rt,
             &u.id,
-            &u.attributes,
+            u.attributes,
             None,
             &u.meta,
             &version,
@@ -836,13 +839,13 @@ impl Ctx<'_> {
         (proj.apply(rt, v), version)
     }
 
-    fn render_group(&self, g: &ScimGroup, proj: &Projection) -> (Value, String) {
+    fn render_group(&self, g: ScimGroup, proj: &Projection) -> (Value, String) {
         let rt = self.rt(ResourceKind::Group);
         let version = content_version(&g.attributes, g.members.as_deref(), &g.meta);
         let v = render(
             rt,
             &g.id,
-            &g.attributes,
+            g.attributes,
             g.members.as_deref(),
             &g.meta,
             &version,
@@ -924,7 +927,7 @@ impl Ctx<'_> {
                     .map_err(dir_error)?;
                 let items = page
                     .resources
-                    .iter()
+                    .into_iter()
                     .take(q.count)
                     .map(|u| self.render_user(u, proj).0)
                     .collect();
@@ -938,7 +941,7 @@ impl Ctx<'_> {
                     .map_err(dir_error)?;
                 let items = page
                     .resources
-                    .iter()
+                    .into_iter()
                     .take(q.count)
                     .map(|g| self.render_group(g, proj).0)
                     .collect();
@@ -993,7 +996,7 @@ impl Ctx<'_> {
                     .get_user(self.tenant(), id)
                     .await
                     .map_err(dir_error)?;
-                self.render_user(&u.ok_or_else(|| self.not_found(kind))?, &proj)
+                self.render_user(u.ok_or_else(|| self.not_found(kind))?, &proj)
             }
             ResourceKind::Group => {
                 let g = self
@@ -1001,13 +1004,13 @@ impl Ctx<'_> {
                     .get_group(self.tenant(), id, proj.wants("members"))
                     .await
                     .map_err(dir_error)?;
-                self.render_group(&g.ok_or_else(|| self.not_found(kind))?, &proj)
+                self.render_group(g.ok_or_else(|| self.not_found(kind))?, &proj)
             }
         };
-        if let Some(inm) = self.header(header::IF_NONE_MATCH) {
-            if etag_matches(inm, &version) {
-                return Ok(with_etag(empty(304), &version));
-            }
+        if let Some(inm) = self.header(header::IF_NONE_MATCH)
+            && etag_matches(inm, &version)
+        {
+            return Ok(with_etag(empty(304), &version));
         }
         Ok(with_etag(response(200, &body), &version))
     }
@@ -1066,8 +1069,9 @@ impl Ctx<'_> {
                     .create_user(self.tenant(), new)
                     .await
                     .map_err(dir_error)?;
-                let (v, ver) = self.render_user(&u, &proj);
-                (v, ver, u.id)
+                let id = u.id.clone();
+                let (v, ver) = self.render_user(u, &proj);
+                (v, ver, id)
             }
             ResourceKind::Group => {
                 let members = match super::filter::get_ci(&json, "members") {
@@ -1088,8 +1092,9 @@ impl Ctx<'_> {
                     .create_group(self.tenant(), new)
                     .await
                     .map_err(dir_error)?;
-                let (v, ver) = self.render_group(&g, &proj);
-                (v, ver, g.id)
+                let id = g.id.clone();
+                let (v, ver) = self.render_group(g, &proj);
+                (v, ver, id)
             }
         };
         let mut r = with_etag(response(201, &out), &version);
@@ -1148,18 +1153,16 @@ impl Ctx<'_> {
                     let client_pinned =
                         self.precondition(&content_version(&cur.attributes, None, &cur.meta))?;
                     // Never deactivate implicitly: a PUT without `active` keeps it.
-                    if !attrs.contains_key("active") {
-                        if let Some(a) = cur.attributes.get("active") {
-                            attrs.insert("active".into(), a.clone());
-                        }
+                    if !attrs.contains_key("active")
+                        && let Some(a) = cur.attributes.get("active")
+                    {
+                        attrs.insert("active".into(), a.clone());
                     }
                     keep_immutable(rt, &cur.attributes, &mut attrs)?;
                     if cur.user_name() != attrs.get("userName").and_then(Value::as_str) {
                         self.check_user_name(&attrs, Some(id)).await?;
                     }
-                    let mut next = cur.clone();
-                    next.attributes = attrs.clone();
-                    next.meta.last_modified = self.now;
+                    let next = with_attributes(&cur, attrs.clone(), self.now);
                     match self
                         .dir()
                         .update_user(self.tenant(), &next, cur.meta.version.as_deref())
@@ -1168,7 +1171,7 @@ impl Ctx<'_> {
                         Ok(u) => {
                             self.revoke_if_disabled(&u, RevokeReason::Deactivated)
                                 .await?;
-                            let (v, ver) = self.render_user(&u, &proj);
+                            let (v, ver) = self.render_user(u, &proj);
                             return Ok(with_etag(response(200, &v), &ver));
                         }
                         Err(DirectoryError::VersionMismatch) if !client_pinned => continue,
@@ -1202,9 +1205,7 @@ impl Ctx<'_> {
                 ))?;
                 keep_immutable(rt, &cur.attributes, &mut attrs)?;
                 if attrs != cur.attributes {
-                    let mut next = cur.clone();
-                    next.attributes = attrs;
-                    next.meta.last_modified = self.now;
+                    let next = with_attributes(&cur, attrs, self.now);
                     self.dir()
                         .update_group(self.tenant(), &next, None)
                         .await
@@ -1246,7 +1247,7 @@ impl Ctx<'_> {
             .await
             .map_err(dir_error)?
             .ok_or_else(|| self.not_found(ResourceKind::Group))?;
-        let (v, ver) = self.render_group(&g, proj);
+        let (v, ver) = self.render_group(g, proj);
         Ok(with_etag(response(status, &v), &ver))
     }
 
@@ -1271,15 +1272,13 @@ impl Ctx<'_> {
                     if attrs == cur.attributes {
                         self.revoke_if_disabled(&cur, RevokeReason::Deactivated)
                             .await?;
-                        let (v, ver) = self.render_user(&cur, &proj);
+                        let (v, ver) = self.render_user(cur, &proj);
                         return Ok(with_etag(response(200, &v), &ver));
                     }
                     if cur.user_name() != attrs.get("userName").and_then(Value::as_str) {
                         self.check_user_name(&attrs, Some(id)).await?;
                     }
-                    let mut next = cur.clone();
-                    next.attributes = attrs;
-                    next.meta.last_modified = self.now;
+                    let next = with_attributes(&cur, attrs, self.now);
                     match self
                         .dir()
                         .update_user(self.tenant(), &next, cur.meta.version.as_deref())
@@ -1288,7 +1287,7 @@ impl Ctx<'_> {
                         Ok(u) => {
                             self.revoke_if_disabled(&u, RevokeReason::Deactivated)
                                 .await?;
-                            let (v, ver) = self.render_user(&u, &proj);
+                            let (v, ver) = self.render_user(u, &proj);
                             return Ok(with_etag(response(200, &v), &ver));
                         }
                         Err(DirectoryError::VersionMismatch) if !client_pinned => continue,
@@ -1337,9 +1336,7 @@ impl Ctx<'_> {
                     };
                     let delta = plan.delta(current_members.as_deref(), rt);
                     if attrs != cur.attributes {
-                        let mut next = cur.clone();
-                        next.attributes = attrs;
-                        next.meta.last_modified = self.now;
+                        let next = with_attributes(&cur, attrs, self.now);
                         match self
                             .dir()
                             .update_group(self.tenant(), &next, cur.meta.version.as_deref())
@@ -1411,6 +1408,49 @@ impl Ctx<'_> {
         }
         Ok(empty(204))
     }
+}
+
+/// A copy of a resource's identity and meta with new attributes, modified at `now`.
+trait WithAttributes {
+    fn with(&self, attributes: Map<String, Value>, now: SystemTime) -> Self;
+}
+
+impl WithAttributes for ScimUser {
+    fn with(&self, attributes: Map<String, Value>, now: SystemTime) -> Self {
+        ScimUser {
+            id: self.id.clone(),
+            meta: Meta {
+                created: self.meta.created,
+                last_modified: now,
+                version: self.meta.version.clone(),
+            },
+            attributes,
+            provisioned_by: self.provisioned_by.clone(),
+        }
+    }
+}
+
+impl WithAttributes for ScimGroup {
+    fn with(&self, attributes: Map<String, Value>, now: SystemTime) -> Self {
+        ScimGroup {
+            id: self.id.clone(),
+            meta: Meta {
+                created: self.meta.created,
+                last_modified: now,
+                version: self.meta.version.clone(),
+            },
+            attributes,
+            members: None,
+        }
+    }
+}
+
+fn with_attributes<T: WithAttributes>(
+    cur: &T,
+    attributes: Map<String, Value>,
+    now: SystemTime,
+) -> T {
+    cur.with(attributes, now)
 }
 
 /// PUT must not change an assigned immutable attribute (400 `mutability`).

@@ -6,12 +6,16 @@
 //! usable token.
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 pub use memory::MemoryFlowStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisFlowStore, RedisSettings};
 
 use crate::error::StoreError;
 

@@ -186,7 +186,12 @@ pub(super) fn serve_authorize_page(
     match provider.check_authorization(authority, &params) {
         Checked::Reject(message) => error_page(&message),
         Checked::Redirect(url) => redirect(&url),
-        Checked::Valid(request) => match provider.auto_login() {
+        Checked::Valid(request) => match provider.auto_login().or_else(|| {
+            provider
+                .auto_login_from_hint()
+                .then(|| params.get("login_hint").ok().flatten().map(str::to_owned))
+                .flatten()
+        }) {
             Some(login) => match provider.complete_login(&request, &login) {
                 Ok(url) => redirect(&url),
                 Err(message) => html(

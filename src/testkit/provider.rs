@@ -356,6 +356,9 @@ impl std::error::Error for AuthorizationRejected {}
 /// JWKS and userinfo, plus [`Fault`] switches, key rotation, a clock offset
 /// and request counters for tests.
 ///
+/// [`DevProvider::new`] makes a generic provider; [`DevProvider::entra`] and
+/// [`DevProvider::okta`] make Entra-like and Okta-like ones ([`Flavor`]).
+///
 /// Cloning is cheap and clones share state, so a test can keep a handle
 /// while the router serves requests. See the [module documentation](super)
 /// for how to mount or spawn it.
@@ -458,6 +461,8 @@ pub(super) struct State {
     /// Requests per path (the full path, under the issuer's path).
     path_counts: HashMap<String, u64>,
     auto_login: Option<String>,
+    /// Sign in as the request's `login_hint` without showing the page.
+    auto_login_from_hint: bool,
     /// The last authorization request URL received.
     last_authorize: Option<Url>,
     pub(super) entra: EntraState,
@@ -1082,6 +1087,17 @@ impl DevProvider {
 
     pub(super) fn auto_login(&self) -> Option<String> {
         self.lock().auto_login.clone()
+    }
+
+    /// When on, `GET /authorize` with a `login_hint` signs in as that login
+    /// at once (requests without one still get the page). For load tests
+    /// and browser-less drivers that want a different user per login.
+    pub fn set_auto_login_from_hint(&self, on: bool) {
+        self.lock().auto_login_from_hint = on;
+    }
+
+    pub(super) fn auto_login_from_hint(&self) -> bool {
+        self.lock().auto_login_from_hint
     }
 
     /// Validates an authorization request (query of `GET /authorize` or the

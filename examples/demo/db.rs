@@ -1,0 +1,381 @@
+//! The demo's user database: SQLite, one file every instance opens. It is
+//! also the worked example of implementing ssokit's `UserDirectory` hook on
+//! SQL: identities in their own table keyed by (connection, subject),
+//! e-mails compared through a normalised key column, linking that never
+//! moves an identity, provisioning and linking in one transaction.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use ssokit::error::HookError;
+use ssokit::hooks::{LinkResult, NewUser, UserDirectory};
+use ssokit::types::normalize_email;
+use ssokit::{IdentityKey, LocalUser, TenantId, UserId};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant    TEXT NOT NULL,
+    email     TEXT NOT NULL,
+    email_key TEXT NOT NULL,          -- ssokit::types::normalize_email(email)
+    name      TEXT,
+    active    INTEGER NOT NULL DEFAULT 1,
+    role      TEXT,
+    groups_json TEXT NOT NULL DEFAULT '[]',
+    attributes_json TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS users_email ON users (tenant, email_key);
+CREATE TABLE IF NOT EXISTS identities (
+    connection TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    PRIMARY KEY (connection, subject)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id         TEXT PRIMARY KEY,      -- the SHA-256 of the session cookie
+    user_id    INTEGER NOT NULL REFERENCES users (id),
+    connection TEXT NOT NULL
+);
+";
+
+/// The demo's users, identities and sessions in SQLite.
+#[derive(Clone)]
+pub(crate) struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn hook(e: rusqlite::Error) -> HookError {
+    HookError::new(format!("user database: {e}"))
+}
+
+const USER_COLUMNS: &str = "id, tenant, email, name, active, role, groups_json, attributes_json";
+
+fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<LocalUser> {
+    let groups: String = row.get(6)?;
+    let attributes: String = row.get(7)?;
+    Ok(LocalUser {
+        id: UserId::new(format!("u{}", row.get::<_, i64>(0)?)),
+        tenant: TenantId::new(row.get::<_, String>(1)?),
+        email: row.get(2)?,
+        name: row.get(3)?,
+        active: row.get::<_, i64>(4)? != 0,
+        role: row.get(5)?,
+        groups: serde_json::from_str(&groups).unwrap_or_default(),
+        attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes)
+            .unwrap_or_default(),
+    })
+}
+
+fn numeric(id: &UserId) -> Option<i64> {
+    id.as_str().strip_prefix('u')?.parse().ok()
+}
+
+impl Db {
+    /// Opens (and creates) the database; `None` is a private in-memory one.
+    pub(crate) fn open(path: Option<&str>) -> Result<Self, String> {
+        let conn = match path {
+            Some(p) => Connection::open(p),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(|e| format!("cannot open the user database: {e}"))?;
+        // Several processes share the file: WAL, and wait for each other's locks.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        if path.is_some() {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(|e| e.to_string())?;
+            // WAL + NORMAL: durable at checkpoints, no fsync per commit.
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(|e| e.to_string())?;
+        }
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| format!("cannot create the schema: {e}"))?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, HookError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn).map_err(hook)
+    }
+
+    /// Runs a query on the blocking pool: SQLite calls block, and must not
+    /// stall the async runtime's worker threads.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> Result<T, HookError> + Send + 'static,
+    ) -> Result<T, HookError> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|_| HookError::new("user database task failed"))?
+    }
+
+    /// Adds a user unless one with this tenant and e-mail exists (seeding
+    /// is idempotent, so several instances can seed the same file).
+    pub(crate) fn seed_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        name: Option<&str>,
+        active: bool,
+        role: Option<&str>,
+    ) {
+        let _ = self.with(|c| {
+            let exists: Option<i64> = c
+                .query_row(
+                    "SELECT id FROM users WHERE tenant = ?1 AND email = ?2",
+                    params![tenant, email],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if exists.is_none() {
+                c.execute(
+                    "INSERT INTO users (tenant, email, email_key, name, active, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![tenant, email, normalize_email(email), name, active, role],
+                )?;
+            }
+            Ok(())
+        });
+    }
+
+    pub(crate) fn user(&self, id: &UserId) -> Option<LocalUser> {
+        let n = numeric(id)?;
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+                [n],
+                row_to_user,
+            )
+            .optional()
+        })
+        .ok()
+        .flatten()
+    }
+
+    pub(crate) fn users(&self) -> Vec<LocalUser> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"))?;
+            let rows = stmt.query_map([], row_to_user)?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    pub(crate) fn identities_of(&self, id: &UserId) -> Vec<IdentityKey> {
+        let Some(n) = numeric(id) else {
+            return Vec::new();
+        };
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT connection, subject FROM identities WHERE user_id = ?1 ORDER BY connection, subject")?;
+            let rows = stmt.query_map([n], |r| {
+                Ok(IdentityKey { connection: r.get::<_, String>(0)?.into(), subject: r.get(1)? })
+            })?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    pub(crate) fn create_session(&self, session_hash: &str, user: &UserId, connection: &str) {
+        if let Some(n) = numeric(user) {
+            let _ = self.with(|c| {
+                c.execute(
+                    "INSERT INTO sessions (id, user_id, connection) VALUES (?1, ?2, ?3)",
+                    params![session_hash, n, connection],
+                )
+            });
+        }
+    }
+
+    pub(crate) fn session(&self, session_hash: &str) -> Option<(UserId, String)> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT user_id, connection FROM sessions WHERE id = ?1",
+                [session_hash],
+                |r| Ok((UserId::new(format!("u{}", r.get::<_, i64>(0)?)), r.get(1)?)),
+            )
+            .optional()
+        })
+        .ok()
+        .flatten()
+    }
+
+    pub(crate) fn delete_session(&self, session_hash: &str) {
+        let _ = self.with(|c| c.execute("DELETE FROM sessions WHERE id = ?1", [session_hash]));
+    }
+}
+
+impl Db {
+    fn find_by_identity_sync(
+        &self,
+        identity: &IdentityKey,
+    ) -> Result<Option<LocalUser>, HookError> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM users u JOIN identities i ON i.user_id = u.id \
+                     WHERE i.connection = ?1 AND i.subject = ?2",
+                    USER_COLUMNS
+                        .split(", ")
+                        .map(|col| format!("u.{col}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                params![identity.connection.as_str(), identity.subject],
+                row_to_user,
+            )
+            .optional()
+        })
+    }
+
+    fn find_by_email_sync(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Vec<LocalUser>, HookError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE tenant = ?1 AND email_key = ?2 ORDER BY id"
+            ))?;
+            let rows = stmt.query_map(
+                params![tenant.as_str(), normalize_email(email)],
+                row_to_user,
+            )?;
+            rows.collect()
+        })
+    }
+
+    fn find_by_id_sync(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<LocalUser>, HookError> {
+        Ok(self.user(id).filter(|u| &u.tenant == tenant))
+    }
+
+    fn link_identity_sync(
+        &self,
+        user: &UserId,
+        identity: &IdentityKey,
+    ) -> Result<LinkResult, HookError> {
+        let n = numeric(user).ok_or_else(|| HookError::new("no such user"))?;
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let owner: Option<i64> = tx
+                .query_row(
+                    "SELECT user_id FROM identities WHERE connection = ?1 AND subject = ?2",
+                    params![identity.connection.as_str(), identity.subject],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let result = match owner {
+                Some(o) if o == n => LinkResult::AlreadyLinked,
+                Some(_) => LinkResult::LinkedToAnother,
+                None => {
+                    tx.execute(
+                        "INSERT INTO identities (connection, subject, user_id) VALUES (?1, ?2, ?3)",
+                        params![identity.connection.as_str(), identity.subject, n],
+                    )?;
+                    LinkResult::Linked
+                }
+            };
+            tx.commit()?;
+            Ok(result)
+        })
+    }
+
+    fn provision_sync(&self, tenant: &TenantId, new: NewUser) -> Result<LocalUser, HookError> {
+        let id = self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let existing: Option<i64> = tx
+                .query_row(
+                    "SELECT user_id FROM identities WHERE connection = ?1 AND subject = ?2",
+                    params![new.identity.connection.as_str(), new.identity.subject],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let id = match existing {
+                Some(id) => id,
+                None => {
+                    let email = new.email.clone().unwrap_or_default();
+                    tx.execute(
+                        "INSERT INTO users (tenant, email, email_key, name, active, role, groups_json, attributes_json) \
+                         VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7)",
+                        params![
+                            tenant.as_str(),
+                            email,
+                            normalize_email(&email),
+                            new.name,
+                            new.role,
+                            serde_json::to_string(&new.groups).unwrap_or_else(|_| "[]".into()),
+                            serde_json::to_string(&new.attributes).unwrap_or_else(|_| "{}".into()),
+                        ],
+                    )?;
+                    let id = tx.last_insert_rowid();
+                    tx.execute(
+                        "INSERT INTO identities (connection, subject, user_id) VALUES (?1, ?2, ?3)",
+                        params![new.identity.connection.as_str(), new.identity.subject, id],
+                    )?;
+                    id
+                }
+            };
+            tx.commit()?;
+            Ok(id)
+        })?;
+        self.user(&UserId::new(format!("u{id}")))
+            .ok_or_else(|| HookError::new("the new user disappeared"))
+    }
+}
+
+#[async_trait]
+impl UserDirectory for Db {
+    async fn find_by_identity(
+        &self,
+        identity: &IdentityKey,
+    ) -> Result<Option<LocalUser>, HookError> {
+        let identity = identity.clone();
+        self.run(move |db| db.find_by_identity_sync(&identity))
+            .await
+    }
+
+    async fn find_by_email(
+        &self,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Vec<LocalUser>, HookError> {
+        let (tenant, email) = (tenant.clone(), email.to_owned());
+        self.run(move |db| db.find_by_email_sync(&tenant, &email))
+            .await
+    }
+
+    async fn find_by_id(
+        &self,
+        tenant: &TenantId,
+        id: &UserId,
+    ) -> Result<Option<LocalUser>, HookError> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.run(move |db| db.find_by_id_sync(&tenant, &id)).await
+    }
+
+    async fn link_identity(
+        &self,
+        user: &UserId,
+        identity: &IdentityKey,
+    ) -> Result<LinkResult, HookError> {
+        let (user, identity) = (user.clone(), identity.clone());
+        self.run(move |db| db.link_identity_sync(&user, &identity))
+            .await
+    }
+
+    async fn provision(&self, tenant: &TenantId, new: NewUser) -> Result<LocalUser, HookError> {
+        let tenant = tenant.clone();
+        self.run(move |db| db.provision_sync(&tenant, new)).await
+    }
+}
