@@ -193,6 +193,27 @@ pub struct Connection {
     /// When an existing account has the identity's e-mail, also offer to
     /// create a separate new account (needs `jit`). Off by default.
     pub offer_new_account: bool,
+    /// A phased rollout: only these users may sign in through the
+    /// connection. `None`: everyone.
+    pub rollout: Option<Rollout>,
+    /// Password login is refused for the tenant's verified domains once SSO
+    /// is enforced ([`Sso::password_login_allowed`](crate::Sso::password_login_allowed)).
+    pub enforced: bool,
+}
+
+/// Who is in a phased rollout: anyone matching one of the criteria.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// IdP groups (from the identity) or host groups (of the local user).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Roles of the local user.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Attributes of the local user that must equal these values.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// The serialized form of a [`Connection`], flat as in a TOML file. Unknown
@@ -274,6 +295,12 @@ pub struct ConnectionSpec {
     /// See [`Connection::offer_new_account`].
     #[serde(default)]
     pub offer_new_account: bool,
+    /// See [`Connection::rollout`].
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+    /// See [`Connection::enforced`].
+    #[serde(default)]
+    pub enforced: bool,
 }
 
 fn config_error(msg: impl Into<String>) -> Error {
@@ -529,6 +556,8 @@ impl TryFrom<ConnectionSpec> for Connection {
             allowed_groups: s.allowed_groups,
             role_map: s.role_map,
             offer_new_account: s.offer_new_account,
+            rollout: s.rollout,
+            enforced: s.enforced,
         })
     }
 }

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     Flow(FlowError),
     /// A link-confirmation token was not accepted.
     Link(LinkError),
+    /// An activation link was not accepted.
+    Activation(ActivationError),
     /// The identity provider's token failed validation.
     #[cfg(feature = "oidc")]
     Token(crate::oidc::jwt::TokenError),
@@ -97,6 +99,40 @@ pub enum LinkError {
     AccountChanged,
     /// The external identity was linked to another user in the meantime.
     IdentityLinkedElsewhere,
+}
+
+/// An activation ("reset login method") link was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ActivationError {
+    /// Unknown or already used.
+    Invalid,
+    /// Expired; ask for a new one.
+    Expired,
+    /// A newer link was sent; only the newest works.
+    Superseded,
+    /// The link's user or connection does not fit (another tenant, a
+    /// disabled connection).
+    NotApplicable,
+}
+
+impl fmt::Display for ActivationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Invalid => "this activation link is invalid or was already used",
+            Self::Expired => "this activation link expired; ask your administrator for a new one",
+            Self::Superseded => "a newer activation link was sent; use the newest one",
+            Self::NotApplicable => {
+                "this activation link cannot be used with that account or connection"
+            }
+        })
+    }
+}
+
+impl From<ActivationError> for Error {
+    fn from(e: ActivationError) -> Self {
+        Self::new(ErrorKind::Activation(e))
+    }
 }
 
 /// The identity provider answered with an error or could not be used.
@@ -214,7 +250,7 @@ impl Error {
             ErrorKind::BadRequest(BadRequest::NoConnection) => 404,
             ErrorKind::BadRequest(BadRequest::ConnectionDisabled) => 403,
             ErrorKind::BadRequest(_) => 400,
-            ErrorKind::Flow(_) | ErrorKind::Link(_) => 400,
+            ErrorKind::Flow(_) | ErrorKind::Link(_) | ErrorKind::Activation(_) => 400,
             #[cfg(feature = "oidc")]
             ErrorKind::Token(_) => 401,
             #[cfg(feature = "saml")]
@@ -238,6 +274,7 @@ impl Error {
             ErrorKind::BadRequest(_) => "bad_request",
             ErrorKind::Flow(_) => "flow",
             ErrorKind::Link(_) => "link",
+            ErrorKind::Activation(_) => "activation",
             #[cfg(feature = "oidc")]
             ErrorKind::Token(_) => "token",
             #[cfg(feature = "saml")]
@@ -256,6 +293,7 @@ impl fmt::Display for Error {
             ErrorKind::BadRequest(e) => write!(f, "bad request: {e}")?,
             ErrorKind::Flow(e) => write!(f, "login flow: {e}")?,
             ErrorKind::Link(e) => write!(f, "account link: {e}")?,
+            ErrorKind::Activation(e) => write!(f, "activation: {e}")?,
             #[cfg(feature = "oidc")]
             ErrorKind::Token(e) => write!(f, "ID token rejected: {e}")?,
             #[cfg(feature = "saml")]

@@ -80,6 +80,17 @@ pub trait UserDirectory: Send + Sync {
     /// Creates a user in `tenant` and links `user.identity` to it. If the
     /// identity is linked already, returns that user instead of creating one.
     async fn provision(&self, tenant: &TenantId, user: NewUser) -> Result<LocalUser, HookError>;
+
+    /// Records a successful SSO sign-in (for the migration-hygiene report of
+    /// users who never signed in through SSO). Default: nothing.
+    async fn record_sign_in(
+        &self,
+        _user: &UserId,
+        _identity: &IdentityKey,
+        _at: SystemTime,
+    ) -> Result<(), HookError> {
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -87,6 +98,9 @@ struct DirectoryState {
     users: Vec<LocalUser>,
     links: HashMap<IdentityKey, UserId>,
     next_id: u64,
+    deleted: std::collections::HashSet<UserId>,
+    last_sign_in: HashMap<UserId, SystemTime>,
+    deprovisioned: std::collections::HashSet<UserId>,
 }
 
 /// An in-memory [`UserDirectory`]. Clones share the same users.
@@ -185,6 +199,37 @@ impl MemoryDirectory {
     pub fn link(&self, id: &UserId, identity: IdentityKey) {
         self.lock().links.insert(identity, id.clone());
     }
+
+    /// Soft-deletes a user: kept for audits, invisible to sign-in, inactive.
+    pub fn delete_user(&self, id: &UserId) {
+        let mut st = self.lock();
+        st.deleted.insert(id.clone());
+        if let Some(u) = st.users.iter_mut().find(|u| &u.id == id) {
+            u.active = false;
+        }
+    }
+
+    /// Marks that the user's IdP de-provisioned them (as SCIM would).
+    pub fn mark_deprovisioned(&self, id: &UserId) {
+        self.lock().deprovisioned.insert(id.clone());
+    }
+
+    fn record(&self, st: &DirectoryState, u: &LocalUser) -> crate::admin::UserRecord {
+        let mut identities: Vec<_> = st
+            .links
+            .iter()
+            .filter(|(_, owner)| *owner == &u.id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        identities.sort();
+        crate::admin::UserRecord {
+            user: u.clone(),
+            deleted: st.deleted.contains(&u.id),
+            last_sso_sign_in: st.last_sign_in.get(&u.id).copied(),
+            identities,
+            deprovisioned: st.deprovisioned.contains(&u.id),
+        }
+    }
 }
 
 #[async_trait]
@@ -197,6 +242,7 @@ impl UserDirectory for MemoryDirectory {
         Ok(st
             .links
             .get(identity)
+            .filter(|id| !st.deleted.contains(*id))
             .and_then(|id| st.users.iter().find(|u| &u.id == id))
             .cloned())
     }
@@ -207,11 +253,15 @@ impl UserDirectory for MemoryDirectory {
         email: &str,
     ) -> Result<Vec<LocalUser>, HookError> {
         let wanted = normalize_email(email);
-        Ok(self
-            .lock()
+        let st = self.lock();
+        Ok(st
             .users
             .iter()
-            .filter(|u| &u.tenant == tenant && normalize_email(&u.email) == wanted)
+            .filter(|u| {
+                &u.tenant == tenant
+                    && !st.deleted.contains(&u.id)
+                    && normalize_email(&u.email) == wanted
+            })
             .cloned()
             .collect())
     }
@@ -221,11 +271,11 @@ impl UserDirectory for MemoryDirectory {
         tenant: &TenantId,
         id: &UserId,
     ) -> Result<Option<LocalUser>, HookError> {
-        Ok(self
-            .lock()
+        let st = self.lock();
+        Ok(st
             .users
             .iter()
-            .find(|u| &u.id == id && &u.tenant == tenant)
+            .find(|u| &u.id == id && &u.tenant == tenant && !st.deleted.contains(&u.id))
             .cloned())
     }
 
@@ -273,6 +323,120 @@ impl UserDirectory for MemoryDirectory {
         st.links.insert(new.identity, user.id.clone());
         Ok(user)
     }
+
+    async fn record_sign_in(
+        &self,
+        user: &UserId,
+        _identity: &IdentityKey,
+        at: SystemTime,
+    ) -> Result<(), HookError> {
+        self.lock().last_sign_in.insert(user.clone(), at);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl crate::admin::AdminDirectory for MemoryDirectory {
+    async fn users(
+        &self,
+        tenant: &TenantId,
+        filter: &crate::admin::UserFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::admin::Page<crate::admin::UserRecord>, HookError> {
+        let st = self.lock();
+        // Ordered by the numeric part of the id: a stable cursor.
+        let order = |id: &UserId| {
+            id.as_str()
+                .trim_start_matches('u')
+                .parse::<u64>()
+                .unwrap_or(u64::MAX)
+        };
+        let after = after.map(|a| order(&UserId::new(a)));
+        let mut matching: Vec<_> = st
+            .users
+            .iter()
+            .filter(|u| &u.tenant == tenant)
+            .filter(|u| after.is_none_or(|a| order(&u.id) > a))
+            .map(|u| self.record(&st, u))
+            .filter(|r| filter.matches(r))
+            .collect();
+        matching.sort_by_key(|r| order(&r.user.id));
+        let more = matching.len() > limit;
+        matching.truncate(limit);
+        let next = if more {
+            matching.last().map(|r| r.user.id.to_string())
+        } else {
+            None
+        };
+        Ok(crate::admin::Page {
+            items: matching,
+            next,
+        })
+    }
+
+    async fn users_by_email_key(
+        &self,
+        tenant: &TenantId,
+        after: Option<(&str, &UserId)>,
+        limit: usize,
+    ) -> Result<Vec<crate::admin::UserRecord>, HookError> {
+        let st = self.lock();
+        let mut all: Vec<_> = st
+            .users
+            .iter()
+            .filter(|u| &u.tenant == tenant)
+            .map(|u| (normalize_email(&u.email), u))
+            .collect();
+        all.sort_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.id.cmp(&b.id)));
+        Ok(all
+            .into_iter()
+            .filter(|(k, u)| after.is_none_or(|(ak, aid)| (k.as_str(), &u.id) > (ak, aid)))
+            .take(limit)
+            .map(|(_, u)| self.record(&st, u))
+            .collect())
+    }
+
+    async fn set_active(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        active: bool,
+    ) -> Result<bool, HookError> {
+        let mut st = self.lock();
+        match st
+            .users
+            .iter_mut()
+            .find(|u| &u.id == user && &u.tenant == tenant)
+        {
+            Some(u) => {
+                u.active = active;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn unlink_identity(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        identity: &IdentityKey,
+    ) -> Result<bool, HookError> {
+        let mut st = self.lock();
+        if !st
+            .users
+            .iter()
+            .any(|u| &u.id == user && &u.tenant == tenant)
+        {
+            return Ok(false);
+        }
+        if st.links.get(identity) == Some(user) {
+            st.links.remove(identity);
+            return Ok(true);
+        }
+        Ok(false)
+    }
 }
 
 /// Completes an identity's groups when the IdP left them out (Entra's group
@@ -296,6 +460,8 @@ pub trait GroupLookup: Send + Sync {
 pub enum MailKind {
     /// Confirm linking an SSO identity to an existing account.
     LinkConfirmation,
+    /// An activation link ("reset login method" / invite).
+    Activation,
 }
 
 /// A mail for the host to send. `Debug` redacts the link and the body, which
@@ -407,6 +573,16 @@ pub enum EventKind {
     DuplicateEmail,
     /// The login failed (invalid callback, token, IdP error).
     LoginFailed,
+    /// An admin sent an activation link.
+    ActivationSent,
+    /// An activation link was followed and the identity linked.
+    ActivationCompleted,
+    /// An activation link was refused.
+    ActivationRefused,
+    /// An admin disabled a user.
+    UserDisabled,
+    /// An admin cleared the link between a user and an identity.
+    LinkCleared,
 }
 
 /// A security-relevant event, for audit logs and support.

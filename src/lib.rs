@@ -115,6 +115,7 @@
 //!   demos and for testing your own integration.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod admin;
 pub mod clock;
 pub mod connection;
 pub mod discovery;
@@ -142,6 +143,9 @@ pub mod scim;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub mod integrations;
 
 pub use connection::{Connection, ConnectionStore, StaticConnections, Tenant, UserTemplate};
 pub use discovery::LoginHint;

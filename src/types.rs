@@ -146,9 +146,13 @@ pub struct LocalUser {
     pub attributes: BTreeMap<String, String>,
 }
 
-/// Normalises an e-mail address for comparison: trimmed and lower-cased.
+/// Normalises an e-mail address for comparison: surrounding white space
+/// removed, Unicode NFC, lower case. `Ann@Acme.test ` and `ann@acme.test`
+/// (and a decomposed `é` and a precomposed one) normalise alike. Hosts
+/// that store a comparison key for e-mails should store this.
 pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    use unicode_normalization::UnicodeNormalization as _;
+    email.trim().to_lowercase().nfc().collect()
 }
 
 /// The domain part of an e-mail address, normalised; `None` when the address
@@ -165,6 +169,22 @@ pub fn email_domain(email: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn email_normalisation_folds_case_space_and_unicode_forms() {
+        assert_eq!(
+            normalize_email("Ann@Acme.test "),
+            normalize_email("ann@acme.test")
+        );
+        assert_eq!(
+            normalize_email("re\u{301}my@acme.test"),
+            normalize_email("R\u{e9}MY@acme.test")
+        );
+        assert_ne!(
+            normalize_email("ann@acme.test"),
+            normalize_email("anne@acme.test")
+        );
+    }
 
     #[test]
     fn email_domain_parses() {

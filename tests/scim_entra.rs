@@ -3,6 +3,7 @@
 //! for a SCIM endpoint", "Known issues and resolutions with SCIM 2.0
 //! protocol compliance"), in both the default and the `aadOptscim062020`
 //! modes, and each Entra quirk.
+#![cfg(feature = "scim")]
 
 mod scim_support;
 

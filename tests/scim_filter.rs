@@ -1,6 +1,7 @@
 //! The filter language (RFC 7644 §3.4.2.2): grammar, precedence, value
 //! filters, URN paths, resolution against the schema, case rules, and the
 //! in-memory evaluator.
+#![cfg(feature = "scim")]
 
 use serde_json::json;
 use ssokit::scim::{AttrPath, CompValue, CompareOp, Filter, ScimSchemas};

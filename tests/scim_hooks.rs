@@ -1,6 +1,7 @@
 //! The host side: a directory that refuses filters it cannot index, the
 //! connection's user template, session revocation, one account per person,
 //! concurrent membership changes, and robustness against garbage input.
+#![cfg(feature = "scim")]
 
 mod scim_support;
 

@@ -1,6 +1,7 @@
 //! Okta: the SCIM 2.0 SPEC test requests (R1–R12 of Okta's Runscope suite)
 //! and Okta's provisioning payloads and quirks; JumpCloud's and OneLogin's
 //! PUT-style updates.
+#![cfg(feature = "scim")]
 
 mod scim_support;
 

@@ -1,5 +1,6 @@
 //! The protocol through the handler: RFC 7644 examples, discovery, CRUD,
 //! PATCH semantics, projection, pagination, ETags and error bodies.
+#![cfg(feature = "scim")]
 
 mod scim_support;
 

@@ -1,5 +1,6 @@
 //! Bearer tokens (issue, hash at rest, rotation, revocation, tenant
 //! isolation) and the abuse limits (413, 429 on the virtual clock).
+#![cfg(feature = "scim")]
 
 mod scim_support;
 

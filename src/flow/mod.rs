@@ -47,6 +47,19 @@ pub(crate) struct PendingLogin {
     pub(crate) return_to: String,
     pub(crate) protocol: ProtocolState,
     pub(crate) trace_id: TraceId,
+    /// The activation link token this login completes, if any.
+    #[serde(default)]
+    pub(crate) activation: Option<String>,
+}
+
+/// An activation ("reset login method") link: bound to the local user and
+/// the connection the identity must come from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ActivationTicket {
+    pub(crate) user: UserId,
+    pub(crate) tenant: TenantId,
+    pub(crate) connection: ConnectionId,
+    pub(crate) expires_at: SystemTime,
 }
 
 /// A link offer waiting for the user's choice.
@@ -193,8 +206,11 @@ pub enum Begin {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct Redirect {
-    /// The IdP's URL (303 redirect).
+    /// The IdP's URL: a 303 redirect, or — when `post_fields` is set (SAML
+    /// HTTP-POST binding) — the action of an auto-submitting form.
     pub url: Url,
+    /// Form fields to POST to `url`, for bindings that need it.
+    pub post_fields: Option<Vec<(String, String)>>,
     /// The value of the [`FLOW_COOKIE`] cookie to set on this response.
     pub flow_cookie: SecretString,
     /// The login's trace id.
@@ -231,6 +247,8 @@ pub enum SignInKind {
     Provisioned,
     /// The user confirmed linking the identity to an existing account.
     LinkConfirmed,
+    /// The user followed an activation link; the identity was linked to them.
+    Activated,
 }
 
 /// A user signed in. The host now creates a *new* session (a fresh session
@@ -331,6 +349,46 @@ pub enum ChoiceOutcome {
     Outcome(Outcome),
 }
 
+/// The field [`same_site_repost`] adds, so the second POST is not bounced again.
+pub const REPOST_MARKER: &str = "ssokit_repost";
+
+/// Whether a cross-site POST (SAML HTTP-POST binding) should be bounced:
+/// the flow cookie is missing and the form was not bounced already.
+pub fn needs_same_site_repost(form_body: &str, flow_cookie: Option<&str>) -> bool {
+    flow_cookie.is_none_or(str::is_empty)
+        && !url::form_urlencoded::parse(form_body.as_bytes()).any(|(k, _)| k == REPOST_MARKER)
+}
+
+/// An HTML page that posts `form_body`'s fields again to `action` (this
+/// site's ACS URL) from this site, so that the browser now sends the
+/// `SameSite=Lax` flow cookie. Everything is HTML-escaped; the page works
+/// without JavaScript too (a button). Serve it with
+/// `Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; form-action 'self'`.
+pub fn same_site_repost(action: &str, form_body: &str) -> String {
+    fn esc(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    }
+    let mut fields = String::new();
+    for (k, v) in url::form_urlencoded::parse(form_body.as_bytes()) {
+        if k == REPOST_MARKER {
+            continue;
+        }
+        fields.push_str(&format!(
+            r#"<input type="hidden" name="{}" value="{}">"#,
+            esc(&k),
+            esc(&v)
+        ));
+    }
+    format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Signing in…</title></head><body onload="document.forms[0].submit()"><form method="post" action="{action}">{fields}<input type="hidden" name="{REPOST_MARKER}" value="1"><noscript><button type="submit">Continue</button></noscript></form></body></html>"#,
+        action = esc(action)
+    )
+}
+
 /// Masks an e-mail address for display: `ann@acme.test` → `a**@acme.test`.
 pub fn mask_email(email: &str) -> String {
     match email.trim().rsplit_once('@') {
@@ -346,6 +404,25 @@ pub fn mask_email(email: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repost_only_once_and_escaped() {
+        assert!(needs_same_site_repost("SAMLResponse=x&RelayState=y", None));
+        assert!(!needs_same_site_repost(
+            "SAMLResponse=x&RelayState=y",
+            Some("c")
+        ));
+        assert!(!needs_same_site_repost(
+            "SAMLResponse=x&ssokit_repost=1",
+            None
+        ));
+        let page = same_site_repost(
+            "/sso/saml/acs",
+            "SAMLResponse=%22%3E%3Cscript%3E&RelayState=r",
+        );
+        assert!(page.contains("&quot;&gt;&lt;script&gt;") && !page.contains("\"><script>"));
+        assert!(page.contains(r#"name="ssokit_repost""#));
+    }
 
     #[test]
     fn masks() {

@@ -28,6 +28,8 @@ pub enum DenyReason {
     /// The IdP left groups out (Entra group overage), the connection decides
     /// by groups, and no group-lookup hook completed them.
     GroupsOverage,
+    /// The connection is in a phased rollout that does not include the user yet.
+    NotInRollout,
 }
 
 impl DenyReason {
@@ -42,6 +44,7 @@ impl DenyReason {
             Self::NotProvisioned => "not_provisioned",
             Self::TenantMismatch => "tenant_mismatch",
             Self::GroupsOverage => "groups_overage",
+            Self::NotInRollout => "not_in_rollout",
         }
     }
 
@@ -65,6 +68,9 @@ impl DenyReason {
             Self::TenantMismatch => "This identity belongs to another organisation.",
             Self::GroupsOverage => {
                 "You are in too many groups for your organisation's sign-in to list them. Ask your administrator."
+            }
+            Self::NotInRollout => {
+                "Single sign-on is being rolled out in phases and is not enabled for you yet. Sign in as before."
             }
         }
     }
@@ -165,6 +171,25 @@ pub fn resolve(
         }
         _ => Resolution::Deny(DenyReason::DuplicateEmail),
     }
+}
+
+/// Whether a phased rollout includes this identity and local user (or the
+/// user about to be created: only the identity's IdP groups count then).
+pub fn in_rollout(
+    conn: &Connection,
+    identity: &VerifiedIdentity,
+    user: Option<&LocalUser>,
+) -> bool {
+    let Some(r) = &conn.rollout else { return true };
+    let idp_groups = identity.profile.groups.iter().any(|g| r.groups.contains(g));
+    let host = user.is_some_and(|u| {
+        u.groups.iter().any(|g| r.groups.contains(g))
+            || u.role.as_ref().is_some_and(|role| r.roles.contains(role))
+            || r.attributes
+                .iter()
+                .any(|(k, v)| u.attributes.get(k) == Some(v))
+    });
+    idp_groups || host
 }
 
 /// The user a connection's template makes of an identity.

@@ -543,6 +543,7 @@ pub struct SamlSettings {
     sso_url: Url,
     binding: Binding,
     trusted_keys: Vec<TrustedKey>,
+    metadata_url: Option<Url>,
     options: SamlOptions,
 }
 
@@ -594,8 +595,36 @@ impl SamlSettings {
             sso_url,
             binding,
             trusted_keys: idp.signing_keys.clone(),
+            metadata_url: None,
             options,
         })
+    }
+
+    /// Settings from the IdP metadata at `url`, fetched (and cached) by
+    /// `fetcher`; the settings remember the URL, so that a [`SamlAdapter`]
+    /// with the same fetcher keeps the signing keys fresh (see
+    /// [`SamlAdapter::with_metadata_fetcher`]).
+    pub async fn from_metadata_url(
+        fetcher: &MetadataFetcher,
+        url: &Url,
+        options: SamlOptions,
+        now: SystemTime,
+    ) -> Result<Self, SamlError> {
+        let md = fetcher.get(url, now, false).await?;
+        Ok(Self::new(&md, options)?.with_metadata_url(url.clone()))
+    }
+
+    /// Remembers where the metadata came from: an adapter with a metadata
+    /// fetcher then takes the signing keys from the (cached, refreshed)
+    /// metadata at that URL, and keeps these keys as the last good ones.
+    pub fn with_metadata_url(mut self, url: Url) -> Self {
+        self.metadata_url = Some(url);
+        self
+    }
+
+    /// The metadata URL, if the settings came from one.
+    pub fn metadata_url(&self) -> Option<&Url> {
+        self.metadata_url.as_ref()
     }
 
     /// The IdP entity ID.
@@ -677,6 +706,7 @@ impl SamlSettings {
 /// instance serves every SAML connection.
 pub struct SamlAdapter {
     replay: Arc<dyn ReplayCache>,
+    fetcher: Option<Arc<MetadataFetcher>>,
 }
 
 impl fmt::Debug for SamlAdapter {
@@ -699,7 +729,37 @@ fn settings(conn: &Connection) -> Result<&SamlSettings, Error> {
 impl SamlAdapter {
     /// An adapter remembering assertion IDs in `replay`.
     pub fn new(replay: Arc<dyn ReplayCache>) -> Self {
-        Self { replay }
+        Self {
+            replay,
+            fetcher: None,
+        }
+    }
+
+    /// Uses `fetcher` for connections whose settings name a metadata URL:
+    /// their signing keys come from the cached metadata (refreshed per the
+    /// fetcher's policy), a signature that fails with the cached keys forces
+    /// one rate-limited refresh (key rollover), and while the IdP's metadata
+    /// cannot be fetched the last good keys are used.
+    pub fn with_metadata_fetcher(mut self, fetcher: Arc<MetadataFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// The signing keys to use for `settings` now (`force`: refresh).
+    async fn keys(&self, settings: &SamlSettings, now: SystemTime, force: bool) -> Result<Vec<TrustedKey>, SamlError> {
+        let (Some(url), Some(fetcher)) = (&settings.metadata_url, &self.fetcher) else {
+            return Ok(settings.trusted_keys.clone());
+        };
+        match fetcher.get(url, now, force).await {
+            Ok(md) if md.entity_id == settings.idp_entity_id => Ok(md.signing_keys.clone()),
+            Ok(_) => Err(SamlError::Metadata(
+                "the metadata at the connection's URL now names another entity ID".into(),
+            )),
+            Err(e) => {
+                tracing::warn!(target: "ssokit::saml", error = %e, "IdP metadata unavailable; using the configured keys");
+                Ok(settings.trusted_keys.clone())
+            }
+        }
     }
 
     /// An adapter remembering assertion IDs in the flow store.
@@ -722,8 +782,20 @@ impl SamlAdapter {
         if in_response_to.is_none() && !settings.options.allow_idp_initiated {
             return Err(SamlError::Unsolicited.into());
         }
-        let expect = settings.expectations(acs_url, in_response_to);
-        let assertion = validate_response(saml_response, &expect, now)?;
+        let keys = self.keys(settings, now, false).await?;
+        let mut expect = settings.expectations(acs_url, in_response_to);
+        expect.keys = &keys;
+        let assertion = match validate_response(saml_response, &expect, now) {
+            Err(SamlError::Signature(
+                dsig::SignatureError::Invalid | dsig::SignatureError::NoMatchingKey,
+            )) if settings.metadata_url.is_some() && self.fetcher.is_some() => {
+                let fresh = self.keys(settings, now, true).await?;
+                let mut expect = settings.expectations(acs_url, in_response_to);
+                expect.keys = &fresh;
+                validate_response(saml_response, &expect, now)?
+            }
+            other => other?,
+        };
         let (subject, profile) = settings.options.mapping.identity(&assertion)?;
         let ttl = assertion
             .replay_until

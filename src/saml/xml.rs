@@ -678,8 +678,10 @@ struct Parser<'i> {
     uri_ids: HashMap<String, u32>,
     /// Per prefix ("" = default), the stack of bindings in scope.
     scopes: HashMap<String, Vec<u32>>,
-    /// Per open element: the prefixes it declared (to pop at its end).
-    open: Vec<(NodeId, Vec<String>)>,
+    /// Per open element: the range of its declarations (to pop at its end).
+    open: Vec<(NodeId, (u32, u32))>,
+    /// The current start tag redeclared `xml` (allowed once, with its own URI).
+    xml_redeclared: bool,
     id_values: HashSet<String>,
     seen_root: bool,
     root_closed: bool,
@@ -760,6 +762,13 @@ fn resolve_ref(name: &str) -> Result<char, XmlError> {
 
 /// Appends character data with XML 1.0 line-end normalization, checking characters.
 fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
+    if raw
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
+    {
+        out.push_str(raw);
+        return Ok(());
+    }
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -808,7 +817,7 @@ fn push_attr_value(out: &mut String, raw: &str) -> Result<(), XmlError> {
 }
 
 fn check_chars(s: &str) -> Result<(), XmlError> {
-    if s.chars().all(is_xml_char) {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || s.chars().all(is_xml_char) {
         Ok(())
     } else {
         Err(XmlError::Encoding)
@@ -848,6 +857,7 @@ impl<'i> Parser<'i> {
             uri_ids,
             scopes,
             open: Vec::new(),
+            xml_redeclared: false,
             id_values: HashSet::new(),
             seen_root: false,
             root_closed: false,
@@ -942,41 +952,42 @@ impl<'i> Parser<'i> {
         self.seen_root = true;
         let qname: &str = e.name().0;
         let prefix_len = split_qname(qname)?;
-        // Pass 1: raw attributes, split into declarations and attributes.
-        let mut raw_attrs: Vec<(&str, usize, Span)> = Vec::new();
-        let mut declared: Vec<String> = Vec::new();
+        // Pass 1: split declarations from attributes. Attribute names and
+        // values go straight into the buffer; per-element checks are linear
+        // scans bounded by the per-element limits (no allocation per element).
         let decl_start = self.doc.decls.len() as u32;
-        let mut seen_qnames: HashSet<&str> = HashSet::new();
+        let attr_start = self.doc.attrs.len();
         let mut iter = e.attributes();
         iter.with_checks(false);
         for attr in iter {
             let attr = attr.map_err(|_| XmlError::Syntax)?;
             let key: &str = attr.key.0;
-            if !seen_qnames.insert(key) {
-                return Err(XmlError::DuplicateAttribute);
-            }
             let raw: &str = &attr.value;
-            let start = self.doc.buf.len() as u32;
-            push_attr_value(&mut self.doc.buf, raw)?;
-            let value = Span {
-                start,
-                end: self.doc.buf.len() as u32,
-            };
             if key == "xmlns" || key.starts_with("xmlns:") {
                 if self.doc.decls.len() as u32 - decl_start
                     >= self.limits.max_namespace_declarations as u32
                 {
                     return Err(XmlError::TooManyNamespaceDeclarations);
                 }
-                let prefix = key.strip_prefix("xmlns").unwrap_or_default();
-                let prefix = prefix.strip_prefix(':').unwrap_or(prefix);
-                if key != "xmlns" && !is_ncname(prefix) {
+                let prefix = if key == "xmlns" { "" } else { &key[6..] };
+                if !prefix.is_empty() && !is_ncname(prefix) {
                     return Err(XmlError::BadName);
                 }
-                let uri = self.doc.buf[value.start as usize..value.end as usize].to_owned();
-                self.doc.buf.truncate(value.start as usize);
+                let start = self.doc.buf.len();
+                push_attr_value(&mut self.doc.buf, raw)?;
+                let uri = self.doc.buf[start..].to_owned();
+                self.doc.buf.truncate(start);
+                let decls = &self.doc.decls[decl_start as usize..];
+                if decls.iter().any(|d| self.doc.s(d.prefix) == prefix)
+                    || (prefix == "xml" && self.xml_redeclared)
+                {
+                    return Err(XmlError::DuplicateAttribute);
+                }
                 match (prefix, uri.as_str()) {
-                    ("xml", XML_NS) => continue,
+                    ("xml", XML_NS) => {
+                        self.xml_redeclared = true;
+                        continue;
+                    }
                     ("xml", _) | ("xmlns", _) => return Err(XmlError::BadNamespace),
                     (_, XML_NS | XMLNS_NS) => return Err(XmlError::BadNamespace),
                     ("", "") => {}
@@ -990,15 +1001,39 @@ impl<'i> Parser<'i> {
                     prefix: prefix_span,
                     ns,
                 });
-                self.scopes.entry(prefix.to_owned()).or_default().push(ns);
-                declared.push(prefix.to_owned());
+                match self.scopes.get_mut(prefix) {
+                    Some(stack) => stack.push(ns),
+                    None => {
+                        self.scopes.insert(prefix.to_owned(), vec![ns]);
+                    }
+                }
             } else {
-                if raw_attrs.len() >= self.limits.max_attributes {
+                if self.doc.attrs.len() - attr_start >= self.limits.max_attributes {
                     return Err(XmlError::TooManyAttributes);
                 }
-                raw_attrs.push((key, split_qname(key)?, value));
+                let plen = split_qname(key)?;
+                if self.doc.attrs[attr_start..]
+                    .iter()
+                    .any(|a| self.doc.s(a.qname) == key)
+                {
+                    return Err(XmlError::DuplicateAttribute);
+                }
+                let qspan = self.span_of(key);
+                let start = self.doc.buf.len() as u32;
+                push_attr_value(&mut self.doc.buf, raw)?;
+                let value = Span {
+                    start,
+                    end: self.doc.buf.len() as u32,
+                };
+                self.doc.attrs.push(AttrData {
+                    qname: qspan,
+                    prefix_len: plen as u32,
+                    ns: 0,
+                    value,
+                });
             }
         }
+        self.xml_redeclared = false;
         let decl_end = self.doc.decls.len() as u32;
         // Resolve the element's namespace.
         let ns = if prefix_len == 0 {
@@ -1007,41 +1042,38 @@ impl<'i> Parser<'i> {
             self.lookup(&qname[..prefix_len])
                 .ok_or(XmlError::UndeclaredPrefix)?
         };
-        // Resolve attributes; expanded names must be unique.
-        let attr_start = self.doc.attrs.len() as u32;
-        let mut expanded: HashSet<(u32, &str)> = HashSet::with_capacity(raw_attrs.len());
+        // Resolve attributes; expanded names must be unique; ID attributes too.
         let mut id_attrs = 0;
         let mut plain_id: Option<Span> = None;
-        for (key, plen, value) in raw_attrs {
-            let (ans, local) = if plen == 0 {
-                (0, key)
-            } else {
-                let p = &key[..plen];
-                (
-                    self.lookup(p).ok_or(XmlError::UndeclaredPrefix)?,
-                    &key[plen + 1..],
-                )
-            };
-            if !expanded.insert((ans, local)) {
+        for i in attr_start..self.doc.attrs.len() {
+            let a = self.doc.attrs[i];
+            if a.prefix_len != 0 {
+                let q = self.doc.s(a.qname);
+                let ns = self
+                    .lookup(&q[..a.prefix_len as usize])
+                    .ok_or(XmlError::UndeclaredPrefix)?;
+                self.doc.attrs[i].ns = ns;
+            }
+        }
+        let attrs = &self.doc.attrs[attr_start..];
+        for (i, a) in attrs.iter().enumerate() {
+            let local = self.doc.attr_local(a);
+            if attrs[..i]
+                .iter()
+                .any(|b| b.ns == a.ns && self.doc.attr_local(b) == local)
+            {
                 return Err(XmlError::DuplicateAttribute);
             }
             if local.eq_ignore_ascii_case("id") {
                 id_attrs += 1;
-                let v = self.doc.buf[value.start as usize..value.end as usize].to_owned();
-                if id_attrs > 1 || !self.id_values.insert(v) {
+                let v = self.doc.s(a.value);
+                if id_attrs > 1 || !self.id_values.insert(v.to_owned()) {
                     return Err(XmlError::DuplicateId);
                 }
-                if plen == 0 && local == "ID" {
-                    plain_id = Some(value);
+                if a.prefix_len == 0 && local == "ID" {
+                    plain_id = Some(a.value);
                 }
             }
-            let qspan = self.span_of(key);
-            self.doc.attrs.push(AttrData {
-                qname: qspan,
-                prefix_len: plen as u32,
-                ns: ans,
-                value,
-            });
         }
         let attr_end = self.doc.attrs.len() as u32;
         let qspan = self.span_of(qname);
@@ -1050,16 +1082,16 @@ impl<'i> Parser<'i> {
             prefix_len: prefix_len as u32,
             ns,
             decls: (decl_start, decl_end),
-            attrs: (attr_start, attr_end),
+            attrs: (attr_start as u32, attr_end),
         }));
         if let Some(v) = plain_id {
-            let v = self.doc.buf[v.start as usize..v.end as usize].to_owned();
+            let v = self.doc.s(v).to_owned();
             self.doc.ids.insert(v, id);
         }
         if self.open.is_empty() {
             self.doc.root = id;
         }
-        self.open.push((id, declared));
+        self.open.push((id, (decl_start, decl_end)));
         if empty {
             self.end();
         }
@@ -1067,9 +1099,10 @@ impl<'i> Parser<'i> {
     }
 
     fn end(&mut self) {
-        if let Some((_, declared)) = self.open.pop() {
-            for p in declared {
-                if let Some(stack) = self.scopes.get_mut(&p) {
+        if let Some((_, (a, b))) = self.open.pop() {
+            for d in a..b {
+                let prefix = self.doc.s(self.doc.decls[d as usize].prefix);
+                if let Some(stack) = self.scopes.get_mut(prefix) {
                     stack.pop();
                 }
             }

@@ -57,7 +57,8 @@
 //!             binds.push(v);
 //!             format!("{lhs} {sqlop} ${}", binds.len())
 //!         }
-//!         Filter::ValuePath { .. } => return Err("value filters are not supported".into()),
+//!         // Value filters (`emails[type eq "work"]`), and any node kind added later: refuse.
+//!         _ => return Err("value filters are not supported".into()),
 //!     })
 //! }
 //!

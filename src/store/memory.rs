@@ -101,6 +101,15 @@ impl FlowStore for MemoryFlowStore {
             .map(|e| e.value.to_vec()))
     }
 
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .cache
+            .get(key)
+            .await
+            .filter(|e| Instant::now() < e.expires)
+            .map(|e| e.value.to_vec()))
+    }
+
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let entry = self
             .cache

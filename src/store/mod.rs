@@ -32,6 +32,9 @@ pub trait FlowStore: Send + Sync {
     /// Removes and returns the value under `key`, atomically.
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// Returns the value under `key` without removing it.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// Records `key` for `ttl` if it is not present; returns `false` when it
     /// already was (a replay).
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;

@@ -155,6 +155,13 @@ impl FlowStore for RedisFlowStore {
             .map_err(unavailable)
     }
 
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut c = self.conn.clone();
+        c.get::<_, Option<Vec<u8>>>(self.key(key))
+            .await
+            .map_err(unavailable)
+    }
+
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
         let set: Option<String> = redis::cmd("SET")

@@ -33,6 +33,9 @@ impl FlowStore for CountingStore {
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.take(key).await
     }
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key).await
+    }
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.inner.insert_if_absent(key, ttl).await
     }
@@ -44,6 +47,8 @@ pub struct Options {
     pub role_map: Vec<(String, String)>,
     pub offer_new_account: bool,
     pub userinfo: bool,
+    /// More connection settings, merged into the spec.
+    pub extra: serde_json::Value,
 }
 
 impl Default for Options {
@@ -54,6 +59,7 @@ impl Default for Options {
             role_map: vec![],
             offer_new_account: false,
             userinfo: false,
+            extra: serde_json::json!({}),
         }
     }
 }
@@ -99,6 +105,7 @@ impl Harness {
                 .with_user(DevUser::new("ann@acme.test"))
                 .with_user(DevUser::new("dave@acme.test").with_groups(["staff"]))
                 .with_user(DevUser::new("erin@acme.test").with_groups(["engineering", "admins"]))
+                .with_user(DevUser::new("pia@acme.test").with_groups(["pilot"]))
                 .with_user(DevUser::new("bob@acme.test"))
                 .with_user(DevUser::new("carol@acme.test"))
                 .with_user(DevUser::new("mallory@evil.test"))
@@ -117,8 +124,12 @@ impl Harness {
             "allowed_groups": opts.allowed_groups,
             "role_map": opts.role_map.iter().cloned().collect::<std::collections::BTreeMap<_, _>>(),
             "offer_new_account": opts.offer_new_account,
-            "userinfo": opts.userinfo,
+                        "userinfo": opts.userinfo,
         });
+        let mut spec = spec;
+        if let Some(extra) = opts.extra.as_object() {
+            spec.as_object_mut().unwrap().extend(extra.clone());
+        }
         let tenants = vec![
             Tenant {
                 id: "acme".into(),
@@ -170,6 +181,7 @@ impl Harness {
             .mailer(Arc::new(mailer.clone()))
             .events(Arc::new(events.clone()))
             .clock(Arc::new(clock.clone()))
+            .admin_directory(Arc::new(users.clone()))
             .flows(flows.clone());
         if let Some(lookup) = group_lookup {
             builder = builder.group_lookup(lookup);

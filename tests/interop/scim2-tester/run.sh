@@ -15,6 +15,8 @@
 # on the first run.
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/ssokit-target), PORT (default 3300),
+# SCIM_URL + SCIM_TOKEN (both set: test that already running server, e.g. the demo's /scim/v2
+# with its configured token, instead of starting the example),
 # SCIM_VENV (default ~/.cache/ssokit-venv; keyed by the requirements' hash), SERVER_WAIT_SECS
 # (default 300, the example may have to compile), SCIM_LOG_DIR (default: a temp dir, removed on
 # success).
@@ -103,37 +105,40 @@ except Exception:
 PYEOF
 }
 
-if answers "$BASE_URL/ServiceProviderConfig"; then
+if [[ -n "${SCIM_URL:-}" && -n "${SCIM_TOKEN:-}" ]]; then
+	BASE_URL="${SCIM_URL%/}"
+	log "testing the running server at $BASE_URL"
+elif answers "$BASE_URL/ServiceProviderConfig"; then
 	log "something already listens on port $PORT; stop it or set PORT"
 	exit 1
-fi
-
-log "building examples/scim_server.rs"
-(cd "$ROOT" && cargo build --quiet --features scim --example scim_server)
-SERVER_BIN="$CARGO_TARGET_DIR/debug/examples/scim_server"
-SCIM_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')"
-
-log "starting the server on $BASE_URL (logs in $LOG_DIR)"
-if command -v setsid >/dev/null; then
-	SCIM_TOKEN="$SCIM_TOKEN" PORT="$PORT" setsid "$SERVER_BIN" >"$SERVER_LOG" 2>&1 </dev/null &
 else
-	set -m
-	SCIM_TOKEN="$SCIM_TOKEN" PORT="$PORT" "$SERVER_BIN" >"$SERVER_LOG" 2>&1 </dev/null &
-	set +m
+	log "building examples/scim_server.rs"
+	(cd "$ROOT" && cargo build --quiet --features scim --example scim_server)
+	SERVER_BIN="$CARGO_TARGET_DIR/debug/examples/scim_server"
+	SCIM_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+
+	log "starting the server on $BASE_URL (logs in $LOG_DIR)"
+	if command -v setsid >/dev/null; then
+		SCIM_TOKEN="$SCIM_TOKEN" PORT="$PORT" setsid "$SERVER_BIN" >"$SERVER_LOG" 2>&1 </dev/null &
+	else
+		set -m
+		SCIM_TOKEN="$SCIM_TOKEN" PORT="$PORT" "$SERVER_BIN" >"$SERVER_LOG" 2>&1 </dev/null &
+		set +m
+	fi
+	SERVER_PID=$!
+	start=$SECONDS
+	until answers "$BASE_URL/ServiceProviderConfig"; do
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			log "the server exited before answering"
+			exit 1
+		fi
+		if ((SECONDS - start > SERVER_WAIT_SECS)); then
+			log "the server did not answer within $SERVER_WAIT_SECS s"
+			exit 1
+		fi
+		sleep 0.2
+	done
 fi
-SERVER_PID=$!
-start=$SECONDS
-until answers "$BASE_URL/ServiceProviderConfig"; do
-	if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-		log "the server exited before answering"
-		exit 1
-	fi
-	if ((SECONDS - start > SERVER_WAIT_SECS)); then
-		log "the server did not answer within $SERVER_WAIT_SECS s"
-		exit 1
-	fi
-	sleep 0.2
-done
 
 # ---------------------------------------------------------------- the checks
 log "running scim2 test against $BASE_URL"

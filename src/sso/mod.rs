@@ -1,5 +1,7 @@
 //! The facade a host application calls: begin a login, complete the callback,
-//! answer a link offer, confirm a link.
+//! answer a link offer, confirm a link — and the admin APIs (`admin.rs`).
+
+mod admin;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub struct SsoConfig {
     pub public_url: Url,
     /// Path of the OIDC callback route. Default `/sso/oidc/callback`.
     pub oidc_callback_path: String,
+    /// Path of the SAML assertion consumer service (HTTP-POST). Default `/sso/saml/acs`.
+    pub saml_acs_path: String,
     /// Path of the link-confirmation route. Default `/link/confirm`.
     pub link_confirm_path: String,
     /// How long a begun login may take. Default 10 minutes.
@@ -46,6 +50,10 @@ pub struct SsoConfig {
     pub offer_ttl: Duration,
     /// How long a mailed link is valid. Default (and maximum) 5 minutes.
     pub link_ttl: Duration,
+    /// Path of the activation-link route. Default `/activate`.
+    pub activation_path: String,
+    /// How long an activation link is valid. Default 7 days.
+    pub activation_ttl: Duration,
     /// The application's name, used in mails.
     pub app_name: String,
 }
@@ -56,10 +64,13 @@ impl SsoConfig {
         Self {
             public_url,
             oidc_callback_path: "/sso/oidc/callback".to_owned(),
+            saml_acs_path: "/sso/saml/acs".to_owned(),
             link_confirm_path: "/link/confirm".to_owned(),
             login_ttl: Duration::from_secs(600),
             offer_ttl: Duration::from_secs(600),
             link_ttl: Duration::from_secs(300),
+            activation_path: "/activate".to_owned(),
+            activation_ttl: Duration::from_secs(7 * 24 * 3600),
             app_name: "the application".to_owned(),
         }
     }
@@ -83,6 +94,7 @@ pub struct SsoBuilder {
     http: Option<Arc<dyn HttpClient>>,
     clock: Option<Arc<dyn Clock>>,
     group_lookup: Option<Arc<dyn GroupLookup>>,
+    admin: Option<Arc<dyn crate::admin::AdminDirectory>>,
 }
 
 impl std::fmt::Debug for SsoBuilder {
@@ -135,6 +147,12 @@ impl SsoBuilder {
         self.group_lookup = Some(lookup);
         self
     }
+    /// The admin side of the user store (filtered batches, audits, hygiene
+    /// reports, unlinking). Needed only by the admin APIs.
+    pub fn admin_directory(mut self, admin: Arc<dyn crate::admin::AdminDirectory>) -> Self {
+        self.admin = Some(admin);
+        self
+    }
 
     /// Checks the configuration and builds the instance.
     pub fn build(self) -> Result<Sso, Error> {
@@ -159,6 +177,14 @@ impl SsoBuilder {
             .public_url
             .join(&cfg.link_confirm_path)
             .map_err(|_| Error::new(ErrorKind::Config("link_confirm_path is not a path".into())))?;
+        let acs = cfg
+            .public_url
+            .join(&cfg.saml_acs_path)
+            .map_err(|_| Error::new(ErrorKind::Config("saml_acs_path is not a path".into())))?;
+        let activation = cfg
+            .public_url
+            .join(&cfg.activation_path)
+            .map_err(|_| Error::new(ErrorKind::Config("activation_path is not a path".into())))?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let http: Arc<dyn HttpClient> = match self.http {
             Some(h) => h,
@@ -177,7 +203,10 @@ impl SsoBuilder {
         Ok(Sso {
             inner: Arc::new(Inner {
                 callback,
+                acs,
                 link_confirm,
+                activation,
+                admin: self.admin,
                 connections: self
                     .connections
                     .ok_or_else(|| missing("a connection store"))?,
@@ -199,7 +228,10 @@ impl SsoBuilder {
 struct Inner {
     config: SsoConfig,
     callback: Url,
+    acs: Url,
     link_confirm: Url,
+    activation: Url,
+    admin: Option<Arc<dyn crate::admin::AdminDirectory>>,
     connections: Arc<dyn ConnectionStore>,
     users: Arc<dyn UserDirectory>,
     flows: Arc<dyn FlowStore>,
@@ -257,6 +289,7 @@ impl Sso {
             http: None,
             clock: None,
             group_lookup: None,
+            admin: None,
         }
     }
 
@@ -366,24 +399,42 @@ impl Sso {
             }
             Err(e) => return Err(self.fail(e, &trace_id, &ctx)),
         };
-        let ctx = Ctx {
-            connection: Some(&conn),
-            ..Ctx::default()
-        };
         let login_hint = match &request.hint {
             LoginHint::Email(e) => Some(e.trim()),
             _ => None,
         };
+        self.start_on(&conn, return_to, login_hint, None, trace_id)
+            .await
+    }
+
+    /// Starts the IdP request on `conn` and stores the pending login.
+    async fn start_on(
+        &self,
+        conn: &Connection,
+        return_to: String,
+        login_hint: Option<&str>,
+        activation: Option<String>,
+        trace_id: TraceId,
+    ) -> Result<Begin, Error> {
+        let ctx = Ctx {
+            connection: Some(conn),
+            ..Ctx::default()
+        };
         let state = new_handle(&conn.tenant);
         let flow_cookie = random_token(32);
         let now = self.now();
+        let redirect_uri = match conn.protocol.family() {
+            ProtocolFamily::Oidc => &self.inner.callback,
+            #[allow(unreachable_patterns)]
+            _ => &self.inner.acs,
+        };
         let started = self
-            .adapter(&conn)
+            .adapter(conn)
             .map_err(|e| self.fail(e, &trace_id, &ctx))?
             .start(
-                &conn,
+                conn,
                 StartRequest {
-                    redirect_uri: &self.inner.callback,
+                    redirect_uri,
                     state: &state,
                     login_hint,
                     now,
@@ -399,6 +450,7 @@ impl Sso {
             return_to,
             protocol: started.state,
             trace_id: trace_id.clone(),
+            activation,
         };
         self.put(
             &store_key("login", &state),
@@ -410,14 +462,21 @@ impl Sso {
         self.emit(EventKind::LoginStarted, &trace_id, &ctx, None);
         Ok(Begin::Redirect(Redirect {
             url: started.url,
+            post_fields: started.post_fields,
             flow_cookie: SecretString::new(flow_cookie),
             trace_id,
         }))
     }
 
     /// Completes a login from the IdP's callback: `params` is the callback's
-    /// query string (OIDC) without the `?`, `flow_cookie` the value of the
-    /// [`FLOW_COOKIE`](crate::flow::FLOW_COOKIE) cookie.
+    /// query string (OIDC) without the `?`, or the form body of a SAML
+    /// HTTP-POST (`SAMLResponse=…&RelayState=…`); `flow_cookie` the value of
+    /// the [`FLOW_COOKIE`](crate::flow::FLOW_COOKIE) cookie.
+    ///
+    /// A SAML response arrives by a cross-site POST, on which browsers do not
+    /// send `SameSite=Lax` cookies: when the flow cookie is missing, answer
+    /// the POST with [`flow::same_site_repost`](crate::flow::same_site_repost)
+    /// instead, which posts the same form again from this site.
     ///
     /// The pending login is consumed whatever the result: a callback can be
     /// used once.
@@ -429,9 +488,24 @@ impl Sso {
         let unknown = TraceId::random();
         let callback =
             CallbackParams::parse(params).map_err(|e| self.fail(e, &unknown, &Ctx::default()))?;
-        let state = callback
-            .require("state")
-            .map_err(|e| self.fail(e, &unknown, &Ctx::default()))?;
+        // OIDC carries the handle as `state`; SAML as `RelayState`. Exactly one.
+        let state = match (callback.get("state"), callback.get("RelayState")) {
+            (Some(s), None) | (None, Some(s)) if !s.is_empty() => s,
+            (Some(_), Some(_)) => {
+                return Err(self.fail(
+                    BadRequest::Malformed("callback (both state and RelayState)").into(),
+                    &unknown,
+                    &Ctx::default(),
+                ));
+            }
+            _ => {
+                return Err(self.fail(
+                    BadRequest::MissingParameter("state").into(),
+                    &unknown,
+                    &Ctx::default(),
+                ));
+            }
+        };
         if state.len() > 512 {
             return Err(self.fail(
                 BadRequest::TooLarge("state").into(),
@@ -508,6 +582,7 @@ impl Sso {
             identity,
             pending.return_to,
             &pending.browser,
+            pending.activation,
             trace_id,
         )
         .await
@@ -519,6 +594,7 @@ impl Sso {
         identity: VerifiedIdentity,
         return_to: String,
         browser: &str,
+        activation: Option<String>,
         trace_id: TraceId,
     ) -> Result<Outcome, Error> {
         let ctx = Ctx {
@@ -545,6 +621,11 @@ impl Sso {
         if let Err(reason) = policy::admit(conn, &tenant, &identity) {
             return Ok(self.denied(reason, trace_id, &ctx));
         }
+        if let Some(token) = activation {
+            return self
+                .complete_activation(conn, identity, &token, return_to, trace_id)
+                .await;
+        }
         let users = &self.inner.users;
         let linked = users
             .find_by_identity(&identity.key)
@@ -557,15 +638,29 @@ impl Sso {
                 .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?,
             _ => Vec::new(),
         };
-        match policy::resolve(conn, &identity, linked, same_email) {
-            Resolution::SignIn(user) => Ok(self.signed_in(
-                user,
-                identity,
-                SignInKind::Linked,
-                return_to,
-                trace_id,
-                conn,
-            )),
+        let resolution = match policy::resolve(conn, &identity, linked, same_email) {
+            Resolution::SignIn(u) if !policy::in_rollout(conn, &identity, Some(&u)) => {
+                Resolution::Deny(DenyReason::NotInRollout)
+            }
+            Resolution::OfferLink(u) if !policy::in_rollout(conn, &identity, Some(&u)) => {
+                Resolution::Deny(DenyReason::NotInRollout)
+            }
+            Resolution::Provision(_) if !policy::in_rollout(conn, &identity, None) => {
+                Resolution::Deny(DenyReason::NotInRollout)
+            }
+            other => other,
+        };
+        match resolution {
+            Resolution::SignIn(user) => Ok(self
+                .signed_in(
+                    user,
+                    identity,
+                    SignInKind::Linked,
+                    return_to,
+                    trace_id,
+                    conn,
+                )
+                .await),
             Resolution::Provision(new) => {
                 let user = users
                     .provision(&conn.tenant, new)
@@ -592,14 +687,16 @@ impl Sso {
                     },
                     None,
                 );
-                Ok(self.signed_in(
-                    user,
-                    identity,
-                    SignInKind::Provisioned,
-                    return_to,
-                    trace_id,
-                    conn,
-                ))
+                Ok(self
+                    .signed_in(
+                        user,
+                        identity,
+                        SignInKind::Provisioned,
+                        return_to,
+                        trace_id,
+                        conn,
+                    )
+                    .await)
             }
             Resolution::OfferLink(user) => {
                 let offer = new_handle(&user.tenant);
@@ -715,14 +812,17 @@ impl Sso {
                     },
                     None,
                 );
-                Ok(ChoiceOutcome::Outcome(self.signed_in(
-                    user,
-                    pending.identity,
-                    SignInKind::Provisioned,
-                    pending.return_to,
-                    trace_id,
-                    &conn,
-                )))
+                Ok(ChoiceOutcome::Outcome(
+                    self.signed_in(
+                        user,
+                        pending.identity,
+                        SignInKind::Provisioned,
+                        pending.return_to,
+                        trace_id,
+                        &conn,
+                    )
+                    .await,
+                ))
             }
             LinkChoice::Link => {
                 let mailer = self.inner.mailer.as_ref().ok_or_else(|| {
@@ -890,14 +990,16 @@ impl Sso {
             }
         }
         self.emit(EventKind::LinkConfirmed, &trace_id, &ctx, None);
-        Ok(self.signed_in(
-            user,
-            ticket.identity,
-            SignInKind::LinkConfirmed,
-            ticket.return_to,
-            trace_id,
-            &conn,
-        ))
+        Ok(self
+            .signed_in(
+                user,
+                ticket.identity,
+                SignInKind::LinkConfirmed,
+                ticket.return_to,
+                trace_id,
+                &conn,
+            )
+            .await)
     }
 
     fn link_refused(&self, err: LinkError, trace_id: &TraceId, ctx: &Ctx<'_>) -> Error {
@@ -928,7 +1030,7 @@ impl Sso {
         Outcome::Denied(Denied { reason, trace_id })
     }
 
-    fn signed_in(
+    async fn signed_in(
         &self,
         user: LocalUser,
         identity: VerifiedIdentity,
@@ -937,6 +1039,15 @@ impl Sso {
         trace_id: TraceId,
         conn: &Connection,
     ) -> Outcome {
+        // For the migration-hygiene report; a failure here must not fail the login.
+        if let Err(e) = self
+            .inner
+            .users
+            .record_sign_in(&user.id, &identity.key, self.now())
+            .await
+        {
+            tracing::warn!(target: "ssokit::events", error = %e, "recording the sign-in failed");
+        }
         self.emit(
             EventKind::SignedIn,
             &trace_id,
