@@ -453,6 +453,30 @@ pub trait GroupLookup: Send + Sync {
     ) -> Result<Vec<String>, HookError>;
 }
 
+/// A user provisioned ahead of time (by SCIM) that an SSO identity maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisionedAccount {
+    /// The host's user id to link the identity to.
+    pub user: UserId,
+    /// The IdP disabled the user: the login is denied, and SSO never
+    /// reactivates the user.
+    pub disabled: bool,
+}
+
+/// Finds the user that an IdP provisioned ahead of time for an identity
+/// (SCIM's `externalId`/`userName` mapped to the SSO subject), so that the
+/// SSO login reaches that same account instead of creating a second one.
+/// [`ScimService`](crate::scim::ScimService) implements it (feature `scim`).
+#[async_trait]
+pub trait ProvisionedAccounts: Send + Sync {
+    /// The provisioned account of `identity` in `tenant`, if any.
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        identity: &crate::types::VerifiedIdentity,
+    ) -> Result<Option<ProvisionedAccount>, HookError>;
+}
+
 /// Why a mail is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -583,6 +607,8 @@ pub enum EventKind {
     UserDisabled,
     /// An admin cleared the link between a user and an identity.
     LinkCleared,
+    /// The IdP changed a user or group over SCIM.
+    ScimChange,
 }
 
 /// A security-relevant event, for audit logs and support.

@@ -91,6 +91,7 @@ impl ScimConfig {
 /// required (a deprovisioning that cannot end sessions would fail open).
 pub struct ScimServiceBuilder {
     config: ScimConfig,
+    events: Option<Arc<dyn crate::hooks::EventSink>>,
     directory: Option<Arc<dyn ScimDirectory>>,
     revoker: Option<Arc<dyn SessionRevoker>>,
     tokens: Option<ScimTokens>,
@@ -107,6 +108,13 @@ impl fmt::Debug for ScimServiceBuilder {
 }
 
 impl ScimServiceBuilder {
+    /// Where SCIM changes are recorded (one event per successful write, with
+    /// a trace id). Default: `tracing` only.
+    pub fn events(mut self, sink: Arc<dyn crate::hooks::EventSink>) -> Self {
+        self.events = Some(sink);
+        self
+    }
+
     /// The host's user and group store.
     pub fn directory(mut self, d: Arc<dyn ScimDirectory>) -> Self {
         self.directory = Some(d);
@@ -161,6 +169,7 @@ impl ScimServiceBuilder {
         }
         Ok(ScimService {
             inner: Arc::new(Inner {
+                events: self.events,
                 config: self.config,
                 directory,
                 revoker,
@@ -174,6 +183,7 @@ impl ScimServiceBuilder {
 }
 
 struct Inner {
+    events: Option<Arc<dyn crate::hooks::EventSink>>,
     config: ScimConfig,
     directory: Arc<dyn ScimDirectory>,
     revoker: Arc<dyn SessionRevoker>,
@@ -431,6 +441,7 @@ impl ScimService {
     pub fn builder(config: ScimConfig) -> ScimServiceBuilder {
         ScimServiceBuilder {
             config,
+            events: None,
             directory: None,
             revoker: None,
             tokens: None,
@@ -502,9 +513,28 @@ impl ScimService {
             token = principal.token.as_str(),
             method = %method,
             path = %path,
-            status = resp.status().as_u16(),
+                        status = resp.status().as_u16(),
             "SCIM request"
         );
+        let write = matches!(
+            method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH | http::Method::DELETE
+        );
+        if let Some(sink) = &self.inner.events
+            && write
+            && resp.status().is_success()
+        {
+            sink.emit(&crate::hooks::Event {
+                kind: crate::hooks::EventKind::ScimChange,
+                trace_id: crate::types::TraceId::random(),
+                at: now,
+                tenant: Some(principal.tenant.clone()),
+                connection: None,
+                user: None,
+                subject: None,
+                reason: Some(format!("{method} {path} {}", resp.status().as_u16())),
+            });
+        }
         resp
     }
 
@@ -1481,4 +1511,23 @@ fn keep_immutable(
         }
     }
     Ok(())
+}
+
+#[async_trait::async_trait]
+impl crate::hooks::ProvisionedAccounts for ScimService {
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        identity: &VerifiedIdentity,
+    ) -> Result<Option<crate::hooks::ProvisionedAccount>, crate::error::HookError> {
+        self.provisioned_user(tenant, identity)
+            .await
+            .map(|found| {
+                found.map(|p| crate::hooks::ProvisionedAccount {
+                    user: p.user_id,
+                    disabled: p.disabled,
+                })
+            })
+            .map_err(|e| crate::error::HookError::new(format!("SCIM directory: {e}")))
+    }
 }

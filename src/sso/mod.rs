@@ -95,6 +95,7 @@ pub struct SsoBuilder {
     clock: Option<Arc<dyn Clock>>,
     group_lookup: Option<Arc<dyn GroupLookup>>,
     admin: Option<Arc<dyn crate::admin::AdminDirectory>>,
+    provisioned: Option<Arc<dyn crate::hooks::ProvisionedAccounts>>,
 }
 
 impl std::fmt::Debug for SsoBuilder {
@@ -153,6 +154,15 @@ impl SsoBuilder {
         self.admin = Some(admin);
         self
     }
+    /// Users provisioned ahead of time (SCIM): an identity the IdP provisioned
+    /// signs in to that account. `ScimService` implements it.
+    pub fn provisioned_accounts(
+        mut self,
+        accounts: Arc<dyn crate::hooks::ProvisionedAccounts>,
+    ) -> Self {
+        self.provisioned = Some(accounts);
+        self
+    }
 
     /// Checks the configuration and builds the instance.
     pub fn build(self) -> Result<Sso, Error> {
@@ -207,6 +217,7 @@ impl SsoBuilder {
                 link_confirm,
                 activation,
                 admin: self.admin,
+                provisioned: self.provisioned,
                 connections: self
                     .connections
                     .ok_or_else(|| missing("a connection store"))?,
@@ -232,6 +243,7 @@ struct Inner {
     link_confirm: Url,
     activation: Url,
     admin: Option<Arc<dyn crate::admin::AdminDirectory>>,
+    provisioned: Option<Arc<dyn crate::hooks::ProvisionedAccounts>>,
     connections: Arc<dyn ConnectionStore>,
     users: Arc<dyn UserDirectory>,
     flows: Arc<dyn FlowStore>,
@@ -290,6 +302,7 @@ impl Sso {
             clock: None,
             group_lookup: None,
             admin: None,
+            provisioned: None,
         }
     }
 
@@ -627,10 +640,46 @@ impl Sso {
                 .await;
         }
         let users = &self.inner.users;
-        let linked = users
+        let mut linked = users
             .find_by_identity(&identity.key)
             .await
             .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?;
+        // A user the same IdP provisioned ahead of time (SCIM) is this
+        // identity's account: link it, never create a second one.
+        if linked.is_none()
+            && let Some(provisioned) = &self.inner.provisioned
+            && let Some(p) = provisioned
+                .find(&conn.tenant, &identity)
+                .await
+                .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
+        {
+            if p.disabled {
+                return Ok(self.denied(DenyReason::UserInactive, trace_id, &ctx));
+            }
+            if let Some(user) = users
+                .find_by_id(&conn.tenant, &p.user)
+                .await
+                .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
+            {
+                if user.active {
+                    match users
+                        .link_identity(&user.id, &identity.key)
+                        .await
+                        .map_err(|e| self.fail(e.into(), &trace_id, &ctx))?
+                    {
+                        LinkResult::Linked | LinkResult::AlreadyLinked => {}
+                        LinkResult::LinkedToAnother => {
+                            return Err(self.fail(
+                                LinkError::IdentityLinkedElsewhere.into(),
+                                &trace_id,
+                                &ctx,
+                            ));
+                        }
+                    }
+                }
+                linked = Some(user);
+            }
+        }
         let same_email = match (&linked, identity.profile.verified_email()) {
             (None, Some(email)) => users
                 .find_by_email(&conn.tenant, email)

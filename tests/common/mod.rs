@@ -162,6 +162,17 @@ impl Harness {
         tenants: Vec<Tenant>,
         group_lookup: Option<Arc<dyn ssokit::hooks::GroupLookup>>,
     ) -> Self {
+        Self::from_parts_custom(idp, specs, tenants, group_lookup, |_, b| b)
+    }
+
+    /// [`from_parts`] with a last say on the builder (extra hooks).
+    pub fn from_parts_custom(
+        idp: RunningProvider,
+        specs: Vec<serde_json::Value>,
+        tenants: Vec<Tenant>,
+        group_lookup: Option<Arc<dyn ssokit::hooks::GroupLookup>>,
+        customize: impl FnOnce(&MemoryDirectory, ssokit::SsoBuilder) -> ssokit::SsoBuilder,
+    ) -> Self {
         let sso_cfg = SsoConfig::new(Url::parse(PUBLIC_URL).unwrap());
         let connections = specs
             .into_iter()
@@ -186,7 +197,7 @@ impl Harness {
         if let Some(lookup) = group_lookup {
             builder = builder.group_lookup(lookup);
         }
-        let sso = builder.build().unwrap();
+        let sso = customize(&users, builder).build().unwrap();
         Self {
             sso,
             idp,
