@@ -12,20 +12,26 @@ use reqwest::StatusCode;
 
 struct Running {
     app: AppUnderTest,
-    _inner: actix_example::Running,
+    _idp: ssokit::testkit::RunningProvider,
 }
 
 async fn start() -> Running {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let running = actix_example::start(listener).await.unwrap();
-    tokio::spawn(running.server.clone());
+    let actix_example::Running {
+        server,
+        base,
+        mailer,
+        idp,
+        ..
+    } = actix_example::start(listener).await.unwrap();
+    tokio::spawn(server);
     Running {
         app: AppUnderTest {
-            base: running.base.clone(),
-            mailer: running.mailer.clone(),
+            base,
+            mailer,
             session_cookie: "demo_session",
         },
-        _inner: running,
+        _idp: idp,
     }
 }
 

@@ -7,10 +7,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
 use ssokit::flow::{ChoiceOutcome, FLOW_COOKIE, LinkOffer, Outcome, SignedIn};
 use ssokit::hooks::{MemoryEvents, MemoryMailer};
+use ssokit::scim::{MemoryScimDirectory, RateLimit, ScimConfig, ScimService};
 use ssokit::secret::{random_token, sha256_hex};
 use ssokit::store::{FlowStore, MemoryFlowStore};
 use ssokit::testkit::{DevProvider, DevUser};
@@ -29,6 +30,7 @@ const SESSION_COOKIE: &str = "demo_session";
 pub(crate) struct AppState {
     sso: Sso,
     users: Db,
+    scim: Option<Arc<ScimService>>,
     mailer: MemoryMailer,
     events: MemoryEvents,
     dev_idp: DevProvider,
@@ -47,7 +49,8 @@ impl AppState {
         )
         .map_err(|_| "public_url is not a URL".to_owned())?;
         let (tenants, connections) = config.validated()?;
-        let store = StaticConnections::new(tenants, connections).map_err(|e| e.to_string())?;
+        let store =
+            Arc::new(StaticConnections::new(tenants, connections).map_err(|e| e.to_string())?);
         let users = Db::open(config.database.as_deref())?;
         for u in &config.users {
             users.seed_user(
@@ -78,6 +81,12 @@ impl AppState {
         };
         let mailer = MemoryMailer::new();
         let events = MemoryEvents::new();
+        let scim = match &config.scim {
+            Some(c) => Some(Arc::new(
+                build_scim(c, &public_url, &users, store.clone(), &events).await?,
+            )),
+            None => None,
+        };
         let callback = public_url
             .join("/sso/oidc/callback")
             .map_err(|_| "public_url is not a base URL".to_owned())?;
@@ -98,16 +107,23 @@ impl AppState {
             });
         dev_idp.set_auto_login_from_hint(config.dev_idp_auto_login);
         let sso = Sso::builder(SsoConfig::new(public_url.clone()).app_name("the ssokit demo"))
-            .connections(Arc::new(store))
+            .connections(store.clone())
             .users(Arc::new(users.clone()))
             .mailer(Arc::new(mailer.clone()))
             .events(Arc::new(events.clone()))
-            .flows(flows)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .flows(flows);
+        let sso = match &scim {
+            Some(scim) => sso.provisioned_accounts(Arc::new(crate::scim::DemoProvisioned {
+                scim: scim.clone(),
+                db: users.clone(),
+            })),
+            None => sso,
+        };
+        let sso = sso.build().map_err(|e| e.to_string())?;
         Ok(Self {
             sso,
             users,
+            scim,
             mailer,
             events,
             dev_idp,
@@ -152,6 +168,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/link/confirm", get(confirm))
         .route("/me", get(me))
         .route("/logout", post(logout))
+        .route("/scim/v2", any(scim_handler))
+        .route("/scim/v2/{*rest}", any(scim_handler))
         .route("/dev/outbox", get(outbox))
         .route("/dev/users", get(dev_users))
         .route("/dev/events", get(dev_events))
@@ -448,4 +466,70 @@ async fn dev_users(State(st): State<AppState>) -> Response {
 
 async fn dev_events(State(st): State<AppState>) -> Response {
     axum::Json(st.events.all()).into_response()
+}
+
+async fn build_scim(
+    c: &crate::config::ScimDemoConfig,
+    public_url: &Url,
+    db: &Db,
+    connections: Arc<StaticConnections>,
+    events: &MemoryEvents,
+) -> Result<ScimService, String> {
+    let base = public_url
+        .join("/scim/v2")
+        .map_err(|_| "public_url is not a base URL".to_owned())?;
+    let mut config = ScimConfig::new(base.as_str());
+    // IdPs (and scim2-tester) send bursts; keep a limit, a generous one.
+    config.rate_limit = Some(RateLimit {
+        per_second: 500.0,
+        burst: 2000.0,
+    });
+    let scim = ScimService::builder(config)
+        .directory(Arc::new(crate::scim::DemoScimDirectory {
+            inner: MemoryScimDirectory::new(),
+            db: db.clone(),
+        }))
+        .revoker(Arc::new(crate::scim::DemoRevoker { db: db.clone() }))
+        .connections(connections)
+        .events(Arc::new(events.clone()))
+        .build()
+        .map_err(|e| format!("scim: {e}"))?;
+    scim.tokens()
+        .register(
+            &ssokit::TenantId::new(c.tenant.as_str()),
+            Some(ConnectionId::new(c.connection.as_str())),
+            "demo config",
+            &ssokit::secret::SecretString::new(c.token.as_str()),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .map_err(|e| format!("scim token: {e}"))?;
+    Ok(scim)
+}
+
+/// `/scim/v2/*` → the framework-agnostic SCIM handler (path relative to the mount).
+async fn scim_handler(State(st): State<AppState>, req: axum::extract::Request) -> Response {
+    let Some(scim) = st.scim.clone() else {
+        return (StatusCode::NOT_FOUND, "SCIM is not configured").into_response();
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 2 * 1024 * 1024).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request too large").into_response();
+    };
+    let path = parts.uri.path().strip_prefix("/scim/v2").unwrap_or("/");
+    let path = if path.is_empty() { "/" } else { path };
+    let uri = match parts.uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    let mut inner = http::Request::builder().method(parts.method).uri(uri);
+    for (k, v) in &parts.headers {
+        inner = inner.header(k, v);
+    }
+    let Ok(inner) = inner.body(bytes.to_vec()) else {
+        return (StatusCode::BAD_REQUEST, "bad request").into_response();
+    };
+    let resp = scim.handle(inner, std::time::SystemTime::now()).await;
+    let (parts, body) = resp.into_parts();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }

@@ -34,6 +34,19 @@ pub(crate) struct DemoConfig {
     pub(crate) connections: Vec<ConnectionSpec>,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
+    /// SCIM provisioning at `/scim/v2`.
+    #[serde(default)]
+    pub(crate) scim: Option<ScimDemoConfig>,
+}
+
+/// `[scim]`: the tenant and connection whose IdP provisions users, and the
+/// demo's stand-in for an issued token (at least 32 characters).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScimDemoConfig {
+    pub(crate) tenant: String,
+    pub(crate) connection: String,
+    pub(crate) token: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +91,11 @@ impl DemoConfig {
             jit = true
             template = {{ role = "member" }}
             allowed_groups = []
+
+                        [scim]
+            tenant = "acme"
+            connection = "acme-dev"
+            token = "demo-scim-token-0123456789abcdefghijkl"
 
             [[users]]
             tenant = "acme"

@@ -23,8 +23,10 @@ CREATE TABLE IF NOT EXISTS users (
     name      TEXT,
     active    INTEGER NOT NULL DEFAULT 1,
     role      TEXT,
-    groups_json TEXT NOT NULL DEFAULT '[]',
-    attributes_json TEXT NOT NULL DEFAULT '{}'
+        groups_json TEXT NOT NULL DEFAULT '[]',
+    attributes_json TEXT NOT NULL DEFAULT '{}',
+    scim_id   TEXT UNIQUE,            -- set for users the IdP provisioned over SCIM
+    deprovisioned INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS users_email ON users (tenant, email_key);
 CREATE TABLE IF NOT EXISTS identities (
@@ -181,6 +183,51 @@ impl Db {
             rows.collect()
         })
         .unwrap_or_default()
+    }
+
+    /// Creates or updates the login-side row of a SCIM-provisioned user
+    /// (SSO never reactivates: `active` follows SCIM only).
+    pub(crate) fn upsert_scim_user(
+        &self,
+        tenant: &str,
+        scim_id: &str,
+        email: &str,
+        name: Option<&str>,
+        active: bool,
+        role: Option<&str>,
+    ) {
+        let _ = self.with(|c| {
+            let updated = c.execute(
+                "UPDATE users SET email = ?1, email_key = ?2, name = ?3, active = ?4,                  deprovisioned = ?5 WHERE scim_id = ?6 AND tenant = ?7",
+                params![email, normalize_email(email), name, active, !active, scim_id, tenant],
+            )?;
+            if updated == 0 {
+                c.execute(
+                    "INSERT INTO users (tenant, email, email_key, name, active, role, scim_id, deprovisioned)                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    params![tenant, email, normalize_email(email), name, active, role, scim_id, !active],
+                )?;
+            }
+            Ok(())
+        });
+    }
+
+    /// The login-side user of a SCIM id.
+    pub(crate) fn user_by_scim_id(&self, scim_id: &str) -> Option<UserId> {
+        self.with(|c| {
+            c.query_row("SELECT id FROM users WHERE scim_id = ?1", [scim_id], |r| {
+                Ok(UserId::new(format!("u{}", r.get::<_, i64>(0)?)))
+            })
+            .optional()
+        })
+        .ok()
+        .flatten()
+    }
+
+    /// Ends every session of a user.
+    pub(crate) fn delete_sessions_of(&self, user: &UserId) {
+        if let Some(n) = numeric(user) {
+            let _ = self.with(|c| c.execute("DELETE FROM sessions WHERE user_id = ?1", [n]));
+        }
     }
 
     pub(crate) fn create_session(&self, session_hash: &str, user: &UserId, connection: &str) {

@@ -18,6 +18,7 @@ mod app;
 mod config;
 mod db;
 mod pages;
+mod scim;
 
 use std::net::SocketAddr;
 

@@ -379,15 +379,21 @@ pub fn validate_response(
     if encoded.len() > expect.limits.max_encoded {
         return Err(SamlError::TooLarge);
     }
-    let clean: Vec<u8> = encoded
-        .bytes()
-        .filter(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .collect();
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let cleaned;
+    let clean: &[u8] = if encoded.as_bytes().iter().any(is_ws) {
+        let mut v = encoded.as_bytes().to_vec();
+        v.retain(|b| !is_ws(b));
+        cleaned = v;
+        &cleaned
+    } else {
+        encoded.as_bytes()
+    };
     if clean.len() / 4 * 3 > expect.limits.max_decoded + 3 {
         return Err(SamlError::TooLarge);
     }
     let xml = base64::engine::general_purpose::STANDARD
-        .decode(&clean)
+        .decode(clean)
         .map_err(|_| SamlError::Base64)?;
     let limits = Limits {
         max_bytes: expect.limits.max_decoded,

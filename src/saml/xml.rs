@@ -536,9 +536,11 @@ impl<'d> Element<'d> {
 
     /// The value of the unqualified attribute `local`.
     pub fn attr(&self, local: &str) -> Option<&'d str> {
-        self.attributes()
-            .find(|a| a.prefix.is_empty() && a.local_name == local)
-            .map(|a| a.value)
+        let doc = self.doc;
+        doc.elem_attrs(self.data())
+            .iter()
+            .find(|a| a.prefix_len == 0 && doc.s(a.qname) == local)
+            .map(|a| doc.s(a.value))
     }
 
     /// The value of the attribute `{ns}local`.
@@ -701,6 +703,15 @@ fn is_name_char(c: char) -> bool {
 
 /// Whether `s` is an XML NCName (a name without a colon).
 pub fn is_ncname(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.'))
+    {
+        return true;
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if is_name_start(c) => chars.all(is_name_char),
@@ -788,6 +799,14 @@ fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
 /// Appends an attribute value with references resolved and XML 1.0
 /// attribute-value normalization (literal whitespace → space).
 fn push_attr_value(out: &mut String, raw: &str) -> Result<(), XmlError> {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'))
+    {
+        check_chars(raw)?;
+        out.push_str(raw);
+        return Ok(());
+    }
     let mut rest = raw;
     while let Some(pos) = rest.find(['&', '<', '\t', '\n', '\r']) {
         let (head, tail) = rest.split_at(pos);
