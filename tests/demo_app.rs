@@ -13,6 +13,9 @@ mod db;
 #[allow(dead_code)]
 #[path = "../examples/demo/pages.rs"]
 mod pages;
+#[allow(dead_code)]
+#[path = "../examples/demo/scim.rs"]
+mod scim;
 
 use std::sync::Arc;
 
