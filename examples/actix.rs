@@ -117,11 +117,9 @@ pub(crate) async fn start(listener: std::net::TcpListener) -> std::io::Result<Ru
         domains: vec!["acme.test".into()],
         subdomain: None,
     };
-    let connections = StaticConnections::new(
-        vec![tenant],
-        vec![Connection::from_spec(spec).map_err(io)?],
-    )
-    .map_err(io)?;
+    let connections =
+        StaticConnections::new(vec![tenant], vec![Connection::from_spec(spec).map_err(io)?])
+            .map_err(io)?;
 
     let users = MemoryDirectory::new();
     let ann = users.add_user("acme", "ann@acme.test", Some("Ann Admin"), true);
@@ -178,7 +176,12 @@ struct PrintingMailer(MemoryMailer);
 #[async_trait::async_trait]
 impl Mailer for PrintingMailer {
     async fn send(&self, mail: Mail) -> Result<(), HookError> {
-        println!("--- mail to {} ---\n{}\n{}\n---", mail.to, mail.subject, mail.body.expose());
+        println!(
+            "--- mail to {} ---\n{}\n{}\n---",
+            mail.to,
+            mail.subject,
+            mail.body.expose()
+        );
         self.0.send(mail).await
     }
 }
@@ -220,7 +223,13 @@ async fn home(st: Data<AppState>, req: HttpRequest) -> HttpResponse {
         .users
         .identities_of(&user.id)
         .iter()
-        .map(|i| format!("<li><code>{}</code> via {}</li>", esc(&i.subject), esc(i.connection.as_str())))
+        .map(|i| {
+            format!(
+                "<li><code>{}</code> via {}</li>",
+                esc(&i.subject),
+                esc(i.connection.as_str())
+            )
+        })
         .collect();
     html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Welcome</title></head>\

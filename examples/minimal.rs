@@ -65,7 +65,8 @@ pub(crate) async fn app(base: &Url) -> Result<(Arc<Minimal>, RunningProvider), S
         subdomain: None,
     };
     let connection = Connection::from_spec(spec).map_err(|e| e.to_string())?;
-    let store = StaticConnections::new(vec![tenant], vec![connection]).map_err(|e| e.to_string())?;
+    let store =
+        StaticConnections::new(vec![tenant], vec![connection]).map_err(|e| e.to_string())?;
     let users = MemoryDirectory::new();
     let ann = users.add_user("acme", "ann@acme.test", Some("Ann"), true);
     users.set_role(&ann.id, "admin");
@@ -87,17 +88,27 @@ pub(crate) async fn app(base: &Url) -> Result<(Arc<Minimal>, RunningProvider), S
 
 fn cookie<'a>(req: &'a http::Request<Bytes>, name: &str) -> Option<&'a str> {
     let headers = req.headers().get_all(header::COOKIE).iter();
-    let pairs = headers.filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';'));
-    let mut found = pairs.filter_map(|kv| kv.trim().split_once('=')).filter(|(k, _)| *k == name);
+    let pairs = headers
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'));
+    let mut found = pairs
+        .filter_map(|kv| kv.trim().split_once('='))
+        .filter(|(k, _)| *k == name);
     found.next().map(|(_, v)| v).filter(|v| !v.is_empty())
 }
 
 fn field(body: &[u8], name: &str) -> String {
-    form(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap_or_default()
+    form(body)
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn page(status: StatusCode, body: &str) -> Response<String> {
@@ -105,7 +116,10 @@ fn page(status: StatusCode, body: &str) -> Response<String> {
     let mut resp = Response::new(html);
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, "text/html; charset=utf-8".parse().expect("valid"));
+    h.insert(
+        header::CONTENT_TYPE,
+        "text/html; charset=utf-8".parse().expect("valid"),
+    );
     h.insert(header::CACHE_CONTROL, "no-store".parse().expect("valid"));
     resp
 }
@@ -124,10 +138,12 @@ fn redirect(to: &str, cookies: &[String]) -> Response<String> {
     resp
 }
 
-
 fn failed(e: &ssokit::Error) -> Response<String> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    page(status, &format!("<h1>Cannot sign in</h1><p>{}</p>", esc(&e.to_string())))
+    page(
+        status,
+        &format!("<h1>Cannot sign in</h1><p>{}</p>", esc(&e.to_string())),
+    )
 }
 
 impl Minimal {
@@ -164,7 +180,10 @@ impl Minimal {
             ),
             Outcome::Denied(d) => page(
                 StatusCode::FORBIDDEN,
-                &format!("<h1>Refused</h1><p>{} Reference: {}</p>", d.reason, d.trace_id),
+                &format!(
+                    "<h1>Refused</h1><p>{} Reference: {}</p>",
+                    d.reason, d.trace_id
+                ),
             ),
             _ => page(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome"),
         }
@@ -184,7 +203,10 @@ impl Minimal {
                         let flow = self.set_cookie(FLOW_COOKIE, r.flow_cookie.expose(), 600);
                         redirect(r.url.as_str(), &[flow])
                     }
-                    Ok(_) => page(StatusCode::BAD_REQUEST, "several connections: not in this example"),
+                    Ok(_) => page(
+                        StatusCode::BAD_REQUEST,
+                        "several connections: not in this example",
+                    ),
                     Err(e) => failed(&e),
                 }
             }
@@ -197,8 +219,14 @@ impl Minimal {
                 match self.sso.choose(&offer, flow, LinkChoice::Link).await {
                     Ok(ChoiceOutcome::LinkMailed { masked_email, .. }) => {
                         let link = self.mailer.last().map(|m| m.link.expose().to_owned());
-                        println!("confirmation link for {masked_email}: {}", link.unwrap_or_default());
-                        page(StatusCode::OK, &format!("<h1>Check your e-mail</h1><p>{}</p>", esc(&masked_email)))
+                        println!(
+                            "confirmation link for {masked_email}: {}",
+                            link.unwrap_or_default()
+                        );
+                        page(
+                            StatusCode::OK,
+                            &format!("<h1>Check your e-mail</h1><p>{}</p>", esc(&masked_email)),
+                        )
                     }
                     Ok(ChoiceOutcome::Outcome(o)) => self.outcome(o),
                     Ok(_) => page(StatusCode::INTERNAL_SERVER_ERROR, "unexpected outcome"),
@@ -215,15 +243,24 @@ impl Minimal {
             ("GET", "/me") => {
                 let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
                 let sid = cookie(&req, "sid").map(|s| sha256_hex(s.as_bytes()));
-                let user = sid.and_then(|s| sessions.get(&s).cloned()).and_then(|id| self.users.user(&id));
+                let user = sid
+                    .and_then(|s| sessions.get(&s).cloned())
+                    .and_then(|id| self.users.user(&id));
                 match user.filter(|u| u.active) {
-                    Some(u) => json_response(json!({"email": u.email, "role": u.role, "tenant": u.tenant})),
+                    Some(u) => {
+                        json_response(json!({"email": u.email, "role": u.role, "tenant": u.tenant}))
+                    }
                     None => page(StatusCode::UNAUTHORIZED, "not signed in"),
                 }
             }
             ("GET", "/dev/outbox") => {
                 let mails = self.mailer.sent();
-                json_response(json!(mails.iter().map(|m| json!({"to": m.to, "link": m.link.expose()})).collect::<Vec<_>>()))
+                json_response(json!(
+                    mails
+                        .iter()
+                        .map(|m| json!({"to": m.to, "link": m.link.expose()}))
+                        .collect::<Vec<_>>()
+                ))
             }
             ("GET", "/") => page(
                 StatusCode::OK,
@@ -237,7 +274,10 @@ impl Minimal {
 
 fn json_response(value: serde_json::Value) -> Response<String> {
     let mut resp = Response::new(value.to_string());
-    resp.headers_mut().insert(header::CONTENT_TYPE, "application/json".parse().expect("valid"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/json".parse().expect("valid"),
+    );
     resp
 }
 
@@ -251,23 +291,33 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<Minimal>) -> std::io::
             async move {
                 let (parts, body) = req.into_parts();
                 let resp = match Limited::new(body, 64 * 1024).collect().await {
-                    Ok(body) => app.handle(http::Request::from_parts(parts, body.to_bytes())).await,
+                    Ok(body) => {
+                        app.handle(http::Request::from_parts(parts, body.to_bytes()))
+                            .await
+                    }
                     Err(_) => page(StatusCode::PAYLOAD_TOO_LARGE, "too large"),
                 };
                 Ok::<_, Infallible>(resp.map(|b| Full::new(Bytes::from(b))))
             }
         });
         tokio::spawn(async move {
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), String> {
-    let listener = TcpListener::bind("127.0.0.1:3000").await.map_err(|e| e.to_string())?;
+    let listener = TcpListener::bind("127.0.0.1:3000")
+        .await
+        .map_err(|e| e.to_string())?;
     let base = Url::parse("http://127.0.0.1:3000/").map_err(|e| e.to_string())?;
     let (app, idp) = app(&base).await?;
-    println!("ssokit minimal example on {base} (development IdP at {})", idp.issuer());
+    println!(
+        "ssokit minimal example on {base} (development IdP at {})",
+        idp.issuer()
+    );
     serve(listener, app).await.map_err(|e| e.to_string())
 }

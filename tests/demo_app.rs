@@ -2,6 +2,9 @@
 //! handling a host must get right, and bad input.
 
 #[allow(dead_code)]
+#[path = "../examples/demo/admin.rs"]
+mod admin;
+#[allow(dead_code)]
 #[path = "../examples/demo/app.rs"]
 mod app;
 #[allow(dead_code)]
@@ -376,4 +379,170 @@ async fn tenant_subdomain_routes_without_an_email() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Signs in at the dev IdP page reached at `authorize` and follows to the app's callback.
+async fn through_idp(client: &Client, authorize: Url, login: &str) -> reqwest::Response {
+    let page = client
+        .get(authorize.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut fields = hidden_inputs(&page);
+    fields.push(("login".into(), login.into()));
+    let resp = client
+        .post(authorize.clone())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let callback = location(&resp, &authorize);
+    client.get(callback).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn admin_pages_audit_activation_and_events() {
+    let demo = start().await;
+    // A member cannot use the admin pages.
+    let (member, _) = browser();
+    sign_in(&demo, &member, "dave@acme.test", None).await;
+    let r = member
+        .get(demo.base.join("/admin/audit?format=json").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Ann (role admin) links her account, then administers.
+    let (admin, _) = browser();
+    let resp = sign_in(&demo, &admin, "ann@acme.test", None).await;
+    let mut fields = hidden_inputs(&resp.text().await.unwrap());
+    fields.push(("choice".into(), "link".into()));
+    admin
+        .post(demo.base.join("/link/choose").unwrap())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    let outbox: serde_json::Value = admin
+        .get(demo.base.join("/dev/outbox").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let link = Url::parse(
+        outbox.as_array().unwrap().last().unwrap()["link"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        admin.get(link).send().await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    let audit: serde_json::Value = admin
+        .get(demo.base.join("/admin/audit?format=json").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let groups = audit["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "{audit}");
+    assert_eq!(groups[0]["email_key"], "bob@acme.test");
+    assert_eq!(groups[0]["users"].as_array().unwrap().len(), 2);
+    // Reset Bob Smith's login method; Carol (disabled) gets nothing.
+    let users: serde_json::Value = admin
+        .get(demo.base.join("/dev/users").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id_of = |name: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (bob, carol) = (id_of("Bob Smith"), id_of("Carol (disabled)"));
+    let report: serde_json::Value = admin
+        .post(demo.base.join("/admin/reset").unwrap())
+        .form(&[
+            ("users", format!("{bob},{carol}")),
+            ("connection", "acme-dev".into()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["sent"], serde_json::json!([bob]));
+    assert_eq!(report["inactive"], serde_json::json!([carol]));
+    let outbox: serde_json::Value = admin
+        .get(demo.base.join("/dev/outbox").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mail = outbox.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(mail["to"], "bob@acme.test");
+    // Bob follows it and signs in at his IdP under another address: linked to his account anyway.
+    let (bobs, _) = browser();
+    let r = bobs
+        .get(Url::parse(mail["link"].as_str().unwrap()).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let authorize = location(&r, &demo.base);
+    let done = through_idp(&bobs, authorize, "robert.smith@acme.test").await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (_, me_json) = me(&demo, &bobs).await;
+    assert_eq!(me_json["id"], serde_json::Value::String(bob.clone()));
+    let events: serde_json::Value = admin
+        .get(demo.base.join("/admin/events?format=json").unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<_> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for k in [
+        "activation_sent",
+        "activation_completed",
+        "link_confirmed",
+        "signed_in",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    // Pages render for people too.
+    for path in ["/admin", "/admin/audit", "/admin/hygiene", "/admin/events"] {
+        let r = admin
+            .get(demo.base.join(path).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
 }

@@ -63,7 +63,9 @@ async fn me(State(st): State<HostState>, headers: HeaderMap) -> Response {
         .and_then(|id| st.users.user(&id))
         .filter(|u| u.active);
     match user {
-        Some(u) => axum::Json(serde_json::json!({"email": u.email, "role": u.role})).into_response(),
+        Some(u) => {
+            axum::Json(serde_json::json!({"email": u.email, "role": u.role})).into_response()
+        }
         None => StatusCode::UNAUTHORIZED.into_response(),
     }
 }
@@ -175,11 +177,16 @@ async fn bad_input_gets_4xx() {
     let big = "a".repeat(300 * 1024);
     let r = browser.post_form("/login", &[("email", &big)]).await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let r = browser.post_form("/login", &[("email", "x@nowhere.test")]).await;
+    let r = browser
+        .post_form("/login", &[("email", "x@nowhere.test")])
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let page = r.text().await.unwrap();
     assert!(page.contains("action=\"/login\""), "the form again: {page}");
-    assert!(page.contains("x@nowhere.test"), "what the user typed: {page}");
+    assert!(
+        page.contains("x@nowhere.test"),
+        "what the user typed: {page}"
+    );
 }
 
 #[tokio::test]
@@ -274,13 +281,25 @@ async fn saml_acs_reposts_itself_to_carry_the_flow_cookie() {
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.unwrap();
     let fields = integration_support::hidden_inputs(&page);
-    assert!(fields.contains(&("SAMLResponse".into(), "PHg+".into())), "{page}");
-    assert!(fields.contains(&("RelayState".into(), "r\"s".into())), "{page}");
+    assert!(
+        fields.contains(&("SAMLResponse".into(), "PHg+".into())),
+        "{page}"
+    );
+    assert!(
+        fields.contains(&("RelayState".into(), "r\"s".into())),
+        "{page}"
+    );
     // The re-posted form is checked (and, being bogus, refused with a 4xx).
     let r = client.post(acs).form(&fields).send().await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
     let r = client
-        .get(running.app.base.join("/sso/saml/metadata?connection=acme").unwrap())
+        .get(
+            running
+                .app
+                .base
+                .join("/sso/saml/metadata?connection=acme")
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();

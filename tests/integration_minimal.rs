@@ -2,10 +2,10 @@
 //! over real HTTP on loopback, signing in through the development provider.
 #![cfg(feature = "testkit")]
 
+mod integration_support;
 #[allow(dead_code)]
 #[path = "../examples/minimal.rs"]
 mod minimal;
-mod integration_support;
 
 use integration_support::AppUnderTest;
 use url::Url;

@@ -111,7 +111,8 @@ impl AppState {
             .users(Arc::new(users.clone()))
             .mailer(Arc::new(mailer.clone()))
             .events(Arc::new(events.clone()))
-            .flows(flows);
+            .flows(flows)
+            .admin_directory(Arc::new(users.clone()));
         let sso = match &scim {
             Some(scim) => sso.provisioned_accounts(Arc::new(crate::scim::DemoProvisioned {
                 scim: scim.clone(),
@@ -135,6 +136,23 @@ impl AppState {
 
     pub(crate) fn public_url(&self) -> &Url {
         &self.public_url
+    }
+
+    pub(crate) fn sso(&self) -> &Sso {
+        &self.sso
+    }
+
+    pub(crate) fn users(&self) -> &Db {
+        &self.users
+    }
+
+    pub(crate) fn events(&self) -> &MemoryEvents {
+        &self.events
+    }
+
+    /// The signed-in user, if any.
+    pub(crate) fn signed_in(&self, headers: &HeaderMap) -> Option<ssokit::LocalUser> {
+        self.session(headers).map(|(u, _)| u)
     }
 
     /// The signed-in user and connection. Sessions are stored by the hash
@@ -168,6 +186,14 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/link/confirm", get(confirm))
         .route("/me", get(me))
         .route("/logout", post(logout))
+        .route("/activate", get(activate))
+        .route("/admin", get(crate::admin::index))
+        .route("/admin/reset", post(crate::admin::reset))
+        .route("/admin/disable", post(crate::admin::disable))
+        .route("/admin/unlink", post(crate::admin::unlink))
+        .route("/admin/audit", get(crate::admin::audit))
+        .route("/admin/hygiene", get(crate::admin::hygiene))
+        .route("/admin/events", get(crate::admin::events))
         .route("/scim/v2", any(scim_handler))
         .route("/scim/v2/{*rest}", any(scim_handler))
         .route("/dev/outbox", get(outbox))
@@ -532,4 +558,34 @@ async fn scim_handler(State(st): State<AppState>, req: axum::extract::Request) -
     let resp = scim.handle(inner, std::time::SystemTime::now()).await;
     let (parts, body) = resp.into_parts();
     Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[derive(Deserialize)]
+struct ActivateQuery {
+    token: Option<String>,
+}
+
+/// An activation link: starts an SSO login that links the identity to the
+/// link's user.
+async fn activate(
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<ActivateQuery>,
+) -> Response {
+    match st
+        .sso
+        .begin_activation(q.token.as_deref().unwrap_or(""), None)
+        .await
+    {
+        Ok(Begin::Redirect(r)) => {
+            let mut resp =
+                (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response();
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
+            );
+            resp
+        }
+        Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
+        Err(e) => error_page(&e),
+    }
 }

@@ -25,8 +25,10 @@ CREATE TABLE IF NOT EXISTS users (
     role      TEXT,
         groups_json TEXT NOT NULL DEFAULT '[]',
     attributes_json TEXT NOT NULL DEFAULT '{}',
-    scim_id   TEXT UNIQUE,            -- set for users the IdP provisioned over SCIM
-    deprovisioned INTEGER NOT NULL DEFAULT 0
+        scim_id   TEXT UNIQUE,            -- set for users the IdP provisioned over SCIM
+    deprovisioned INTEGER NOT NULL DEFAULT 0,
+    deleted   INTEGER NOT NULL DEFAULT 0,
+    last_sso_login INTEGER            -- unix seconds
 );
 CREATE INDEX IF NOT EXISTS users_email ON users (tenant, email_key);
 CREATE TABLE IF NOT EXISTS identities (
@@ -424,5 +426,173 @@ impl UserDirectory for Db {
     async fn provision(&self, tenant: &TenantId, new: NewUser) -> Result<LocalUser, HookError> {
         let tenant = tenant.clone();
         self.run(move |db| db.provision_sync(&tenant, new)).await
+    }
+
+    async fn record_sign_in(
+        &self,
+        user: &UserId,
+        _identity: &IdentityKey,
+        at: std::time::SystemTime,
+    ) -> Result<(), HookError> {
+        let Some(n) = numeric(user) else {
+            return Ok(());
+        };
+        let secs = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()) as i64;
+        self.run(move |db| {
+            db.with(|c| {
+                c.execute(
+                    "UPDATE users SET last_sso_login = ?1 WHERE id = ?2",
+                    params![secs, n],
+                )
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+impl Db {
+    fn records(
+        &self,
+        c: &Connection,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> rusqlite::Result<Vec<ssokit::admin::UserRecord>> {
+        let mut stmt = c.prepare(sql)?;
+        let rows = stmt.query_map(args, |r| {
+            let user = row_to_user(r)?;
+            let deleted: i64 = r.get(8)?;
+            let deprovisioned: i64 = r.get(9)?;
+            let last: Option<i64> = r.get(10)?;
+            Ok(ssokit::admin::UserRecord {
+                user,
+                deleted: deleted != 0,
+                last_sso_sign_in: last
+                    .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs(s as u64)),
+                identities: Vec::new(),
+                deprovisioned: deprovisioned != 0,
+            })
+        })?;
+        let mut out: Vec<ssokit::admin::UserRecord> = rows.collect::<rusqlite::Result<_>>()?;
+        for r in &mut out {
+            if let Some(n) = numeric(&r.user.id) {
+                let mut stmt =
+                    c.prepare("SELECT connection, subject FROM identities WHERE user_id = ?1")?;
+                r.identities = stmt
+                    .query_map([n], |row| {
+                        Ok(IdentityKey {
+                            connection: row.get::<_, String>(0)?.into(),
+                            subject: row.get(1)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+const RECORD_COLUMNS: &str = "id, tenant, email, name, active, role, groups_json, attributes_json, deleted, deprovisioned, last_sso_login";
+
+#[async_trait]
+impl ssokit::admin::AdminDirectory for Db {
+    async fn users(
+        &self,
+        tenant: &TenantId,
+        filter: &ssokit::admin::UserFilter,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ssokit::admin::Page<ssokit::admin::UserRecord>, HookError> {
+        let mut after_n = after.and_then(|a| numeric(&UserId::new(a))).unwrap_or(0);
+        let mut items = Vec::new();
+        loop {
+            let batch = self.with(|c| {
+                self.records(
+                    c,
+                    &format!("SELECT {RECORD_COLUMNS} FROM users WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT 500"),
+                    &[&tenant.as_str(), &after_n],
+                )
+            })?;
+            let done = batch.len() < 500;
+            for r in batch {
+                after_n = numeric(&r.user.id).unwrap_or(after_n);
+                if filter.matches(&r) {
+                    items.push(r);
+                    if items.len() > limit {
+                        items.pop();
+                        let next = items.last().map(|r| r.user.id.to_string());
+                        return Ok(ssokit::admin::Page { items, next });
+                    }
+                }
+            }
+            if done {
+                return Ok(ssokit::admin::Page { items, next: None });
+            }
+        }
+    }
+
+    async fn users_by_email_key(
+        &self,
+        tenant: &TenantId,
+        after: Option<(&str, &UserId)>,
+        limit: usize,
+    ) -> Result<Vec<ssokit::admin::UserRecord>, HookError> {
+        let (key, id) = after
+            .map(|(k, i)| (k.to_owned(), numeric(i).unwrap_or(0)))
+            .unwrap_or((String::new(), -1));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|c| {
+            self.records(
+                c,
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM users WHERE tenant = ?1 AND (email_key, id) > (?2, ?3) \
+                     ORDER BY email_key, id LIMIT ?4"
+                ),
+                &[&tenant.as_str(), &key, &id, &limit],
+            )
+        })
+    }
+
+    async fn set_active(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        active: bool,
+    ) -> Result<bool, HookError> {
+        let Some(n) = numeric(user) else {
+            return Ok(false);
+        };
+        let changed = self.with(|c| {
+            c.execute(
+                "UPDATE users SET active = ?1 WHERE id = ?2 AND tenant = ?3",
+                params![active, n, tenant.as_str()],
+            )
+        })?;
+        if !active {
+            self.delete_sessions_of(user);
+        }
+        Ok(changed > 0)
+    }
+
+    async fn unlink_identity(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        identity: &IdentityKey,
+    ) -> Result<bool, HookError> {
+        let Some(n) = numeric(user) else {
+            return Ok(false);
+        };
+        let removed =
+            self.with(|c| {
+                c.execute(
+                "DELETE FROM identities WHERE connection = ?1 AND subject = ?2 AND user_id = ?3 \
+                 AND user_id IN (SELECT id FROM users WHERE tenant = ?4)",
+                params![identity.connection.as_str(), identity.subject, n, tenant.as_str()],
+            )
+            })?;
+        Ok(removed > 0)
     }
 }

@@ -14,6 +14,7 @@
 //! `dave@acme.test` for just-in-time provisioning, as `bob@acme.test` for the
 //! duplicate-e-mail refusal.
 
+mod admin;
 mod app;
 mod config;
 mod db;

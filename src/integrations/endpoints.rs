@@ -71,7 +71,10 @@ fn reply(status: StatusCode, content_type: &'static str, body: String) -> Reply 
 
 fn no_store(h: &mut http::HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -83,7 +86,11 @@ fn no_store(h: &mut http::HeaderMap) {
 }
 
 fn see_other(location: &str) -> Reply {
-    let mut resp = reply(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", String::new());
+    let mut resp = reply(
+        StatusCode::SEE_OTHER,
+        "text/plain; charset=utf-8",
+        String::new(),
+    );
     match HeaderValue::from_str(location) {
         Ok(v) => {
             resp.headers_mut().insert(header::LOCATION, v);
@@ -125,7 +132,10 @@ fn user_message(err: &Error) -> String {
         }
     };
     let mut chars = text.chars();
-    let mut out: String = chars.next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default();
     out.push_str(chars.as_str());
     if !out.ends_with('.') {
         out.push('.');
@@ -204,7 +214,10 @@ impl<H: SsoHost> SsoRoutes<H> {
             Ok(Begin::Redirect(r)) => {
                 let mut resp = see_other(r.url.as_str());
                 let ttl = self.sso.config().login_ttl.as_secs();
-                add_cookie(&mut resp, self.cookie(FLOW_COOKIE, r.flow_cookie.expose(), ttl));
+                add_cookie(
+                    &mut resp,
+                    self.cookie(FLOW_COOKIE, r.flow_cookie.expose(), ttl),
+                );
                 resp
             }
             Ok(Begin::Choose(c)) => self.page(
@@ -285,10 +298,7 @@ impl<H: SsoHost> SsoRoutes<H> {
             .find(|(k, _)| k == "token")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-        let result = self
-            .sso
-            .confirm_link(&token, inc.cookie(FLOW_COOKIE))
-            .await;
+        let result = self.sso.confirm_link(&token, inc.cookie(FLOW_COOKIE)).await;
         self.outcome(result, &inc).await
     }
 
@@ -420,7 +430,10 @@ impl<H: SsoHost> SsoRoutes<H> {
     }
 
     /// Forwards a request under `/scim/v2` to the SCIM service.
-    pub(crate) async fn scim_forward(&self, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    pub(crate) async fn scim_forward(
+        &self,
+        req: http::Request<Vec<u8>>,
+    ) -> http::Response<Vec<u8>> {
         match self.scim.clone() {
             Some(service) => service(req).await,
             None => {

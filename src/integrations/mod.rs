@@ -1,5 +1,5 @@
-//! Ready-made SSO routes for web frameworks: [`axum`](self::axum) (feature
-//! `axum`) and [`actix`](self::actix) (feature `actix`).
+//! Ready-made SSO routes for web frameworks: [`axum`] (feature
+//! `axum`) and [`actix`] (feature `actix`).
 //!
 //! Each mounts the same endpoints over the framework-agnostic [`Sso`] API:
 //!
@@ -191,15 +191,16 @@ impl Page<'_> {
 #[cfg(any(feature = "saml", feature = "scim"))]
 type BoxFuture<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
 #[cfg(feature = "saml")]
-type MetadataFn = Arc<dyn Fn(Sso, crate::ConnectionId) -> BoxFuture<Result<String, Error>> + Send + Sync>;
+type MetadataFn =
+    Arc<dyn Fn(Sso, crate::ConnectionId) -> BoxFuture<Result<String, Error>> + Send + Sync>;
 #[cfg(feature = "scim")]
-type ScimFn = Arc<dyn Fn(http::Request<Vec<u8>>) -> BoxFuture<http::Response<Vec<u8>>> + Send + Sync>;
+type ScimFn =
+    Arc<dyn Fn(http::Request<Vec<u8>>) -> BoxFuture<http::Response<Vec<u8>>> + Send + Sync>;
 
 /// The SSO routes of one application: an [`Sso`], the host, and the
 /// optional SAML-metadata and SCIM handlers. Cheap to clone.
 ///
-/// Mount it with [`axum::router`](self::axum::router) or
-/// [`actix::configure`](self::actix::configure).
+/// Mount it with [`axum::router`] or [`actix::configure`].
 pub struct SsoRoutes<H> {
     sso: Sso,
     host: Arc<H>,

@@ -205,7 +205,10 @@ mod tests {
             email: Some("\"><img src=x>"),
             return_to: Some("/'x"),
         });
-        assert!(!html.contains("<script>") && !html.contains("<img"), "{html}");
+        assert!(
+            !html.contains("<script>") && !html.contains("<img"),
+            "{html}"
+        );
         let html = render(&Page::LinkOffer {
             offer: "\"><b>",
             masked_email: "<i>",

@@ -67,7 +67,11 @@ impl Browser {
             form.push(("return_to", r));
         }
         let resp = self.post_form("/login", &form).await;
-        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "POST /login as {email}");
+        assert_eq!(
+            resp.status(),
+            StatusCode::SEE_OTHER,
+            "POST /login as {email}"
+        );
         let set_cookie = set_cookies(&resp).join("\n");
         assert!(
             set_cookie.contains("ssokit_flow=") && set_cookie.contains("HttpOnly"),
@@ -209,7 +213,10 @@ pub(crate) async fn jit_sign_in(app: &AppUnderTest) {
     // The planted id did not become a session.
     let r = Client::new()
         .get(app.base.join("/me").unwrap())
-        .header("cookie", format!("{}=planted-by-attacker", app.session_cookie))
+        .header(
+            "cookie",
+            format!("{}=planted-by-attacker", app.session_cookie),
+        )
         .send()
         .await
         .unwrap();
@@ -302,7 +309,10 @@ pub(crate) async fn open_redirect_refused(app: &AppUnderTest) {
         "javascript:alert(1)",
     ] {
         let r = browser
-            .post_form("/login", &[("email", "dave@acme.test"), ("return_to", evil)])
+            .post_form(
+                "/login",
+                &[("email", "dave@acme.test"), ("return_to", evil)],
+            )
             .await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{evil}");
         assert!(r.headers().get("location").is_none(), "{evil}");
