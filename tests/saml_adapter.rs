@@ -498,12 +498,18 @@ async fn fetcher_limits_size_status_and_time() {
 #[tokio::test]
 async fn metadata_url_connections_follow_key_rollover() {
     let m = manifest();
-    let f = m.fixtures.iter().find(|f| f.name == "valid-rollover-second-key").unwrap();
+    let f = m
+        .fixtures
+        .iter()
+        .find(|f| f.name == "valid-rollover-second-key")
+        .unwrap();
     let http = mock(Ok((200, meta("idp-rsa"))), Duration::ZERO);
     let fetcher = Arc::new(MetadataFetcher::new(http.clone(), FetchPolicy::default()));
     let url = Url::parse("https://idp.example.com/metadata").unwrap();
     let setup = f.now(&m) - Duration::from_secs(3600);
-    let s = SamlSettings::from_metadata_url(&fetcher, &url, options(&m), setup).await.unwrap();
+    let s = SamlSettings::from_metadata_url(&fetcher, &url, options(&m), setup)
+        .await
+        .unwrap();
     assert_eq!(s.trusted_keys().len(), 1);
     let a = adapter().with_metadata_fetcher(fetcher);
     let id = ssokit::ConnectionId::new("acme-saml");
@@ -511,11 +517,16 @@ async fn metadata_url_connections_follow_key_rollover() {
     let verify = |now| a.verify(&id, &s, &encoded, &m.acs, Some(&m.request_id), now);
     // Signed with the next key before the IdP published it: refused (after one refresh).
     let e = verify(f.now(&m)).await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::Saml(ssokit::saml::SamlError::Signature(_))));
+    assert!(matches!(
+        e.kind(),
+        ErrorKind::Saml(ssokit::saml::SamlError::Signature(_))
+    ));
     assert_eq!(http.calls.load(Ordering::SeqCst), 2);
     // Published: the next forced refresh (rate-limited to one per 5 minutes) finds it.
     *http.body.lock().unwrap() = Ok((200, meta("idp-rollover")));
-    let e = verify(f.now(&m) + Duration::from_secs(10)).await.unwrap_err();
+    let e = verify(f.now(&m) + Duration::from_secs(10))
+        .await
+        .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Saml(_)), "still rate-limited");
     verify(f.now(&m) + Duration::from_secs(301)).await.unwrap();
     assert_eq!(http.calls.load(Ordering::SeqCst), 3);

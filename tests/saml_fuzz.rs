@@ -23,11 +23,44 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "<", ">", "/>", "</", "&", "&amp;", "&#x0;", "&#xD;", "&lt;", "&x;", "\"", "'", "=", " ", "\r\n",
-    "<!--x-->", "<?pi d?>", "<![CDATA[a]]>", "]]>", "<!DOCTYPE r>", "xmlns=\"\"", " xmlns:a=\"urn:a\"",
-    " xmlns:a=\"rel\"", " a:b=\"1\"", " ID=\"_dup\"", " ID=\"_asrt1f2e3d4c5b6a79880716253443526170\"",
-    "ds:", "saml:", "samlp:", ":", "<ds:Signature>", "</ds:Signature>", "<saml:Assertion ID=\"_z\">",
-    "</saml:Assertion>", "\u{80}", "\u{FFFF}", "\0", "é",
+    "<",
+    ">",
+    "/>",
+    "</",
+    "&",
+    "&amp;",
+    "&#x0;",
+    "&#xD;",
+    "&lt;",
+    "&x;",
+    "\"",
+    "'",
+    "=",
+    " ",
+    "\r\n",
+    "<!--x-->",
+    "<?pi d?>",
+    "<![CDATA[a]]>",
+    "]]>",
+    "<!DOCTYPE r>",
+    "xmlns=\"\"",
+    " xmlns:a=\"urn:a\"",
+    " xmlns:a=\"rel\"",
+    " a:b=\"1\"",
+    " ID=\"_dup\"",
+    " ID=\"_asrt1f2e3d4c5b6a79880716253443526170\"",
+    "ds:",
+    "saml:",
+    "samlp:",
+    ":",
+    "<ds:Signature>",
+    "</ds:Signature>",
+    "<saml:Assertion ID=\"_z\">",
+    "</saml:Assertion>",
+    "\u{80}",
+    "\u{FFFF}",
+    "\0",
+    "é",
 ];
 
 fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
@@ -71,7 +104,10 @@ fn seeds() -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml");
     let mut out = Vec::new();
     for sub in ["responses", "metadata"] {
-        let mut names: Vec<_> = std::fs::read_dir(dir.join(sub)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         names.sort();
         for p in names {
             let bytes = std::fs::read(&p).unwrap();
@@ -81,7 +117,8 @@ fn seeds() -> Vec<Vec<u8>> {
         }
     }
     let vectors: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("c14n/vectors.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("c14n/vectors.json")).unwrap())
+            .unwrap();
     for v in vectors.as_array().unwrap() {
         out.push(v["input"].as_str().unwrap().as_bytes().to_vec());
     }
@@ -98,7 +135,10 @@ fn run(name: &str, target: fn(&[u8]), iterations: usize, seed: u64) {
         if r.is_err() {
             let path = std::env::temp_dir().join(format!("ssokit-fuzz-{name}-{i}.bin"));
             std::fs::write(&path, &input).unwrap();
-            panic!("{name}: iteration {i} panicked; input saved to {}", path.display());
+            panic!(
+                "{name}: iteration {i} panicked; input saved to {}",
+                path.display()
+            );
         }
     }
 }

@@ -47,7 +47,9 @@ async fn identities_per_layout() {
     );
 
     assert!(!id.profile.groups_incomplete);
-    let id = run(&m, &fixture(&m, "valid-entra-groups-overage")).await.unwrap();
+    let id = run(&m, &fixture(&m, "valid-entra-groups-overage"))
+        .await
+        .unwrap();
     assert!(
         id.profile.groups.is_empty() && id.profile.groups_incomplete,
         "Entra overage fails closed"

@@ -54,6 +54,8 @@ pub(crate) struct Cached<T> {
 enum Plan<T> {
     Use(Arc<T>),
     Fetch(Option<Arc<T>>),
+    /// Invalidated by an administrator: fetch, and never fall back to the old value.
+    FetchStrict,
 }
 
 impl<T> Cached<T> {
@@ -64,7 +66,13 @@ impl<T> Cached<T> {
         }
     }
 
-    fn plan(&self, key: &str, now: SystemTime, force: bool) -> Plan<T> {
+    fn plan(
+        &self,
+        key: &str,
+        now: SystemTime,
+        force: bool,
+        not_before: Option<SystemTime>,
+    ) -> Plan<T> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         let entry = entries.entry(key.to_owned()).or_insert(Entry {
             value: None,
@@ -75,6 +83,10 @@ impl<T> Cached<T> {
             entry.last_attempt = now;
             return Plan::Fetch(None);
         };
+        if not_before.is_some_and(|nb| entry.fetched_at < nb) {
+            entry.last_attempt = now;
+            return Plan::FetchStrict;
+        }
         let fresh = now < entry.fetched_at + self.policy.max_age;
         if fresh && !force {
             return Plan::Use(value);
@@ -87,20 +99,23 @@ impl<T> Cached<T> {
     }
 
     /// The value under `key`, fetched with `fetch` when the rules say so.
+    /// A value fetched before `not_before` (an invalidation) is never used.
     pub(crate) async fn get<F, Fut>(
         &self,
         key: &str,
         now: SystemTime,
         force: bool,
+        not_before: Option<SystemTime>,
         fetch: F,
     ) -> Result<Arc<T>, Error>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let previous = match self.plan(key, now, force) {
+        let previous = match self.plan(key, now, force, not_before) {
             Plan::Use(v) => return Ok(v),
             Plan::Fetch(previous) => previous,
+            Plan::FetchStrict => None,
         };
         match fetch().await {
             Ok(value) => {
@@ -141,9 +156,12 @@ impl KeyCache {
         jwks_uri: &Url,
         now: SystemTime,
         force: bool,
+        not_before: Option<SystemTime>,
     ) -> Result<Arc<JwkSet>, Error> {
         self.cache
-            .get(jwks_uri.as_str(), now, force, || fetch_jwks(http, jwks_uri))
+            .get(jwks_uri.as_str(), now, force, not_before, || {
+                fetch_jwks(http, jwks_uri)
+            })
             .await
     }
 }
@@ -188,19 +206,48 @@ mod tests {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err::<u32, _>(Error::from(IdpError::Http("down".into()))) }
         };
-        assert_eq!(*cache.get("k", t(0), false, || ok(1)).await.unwrap(), 1);
+        assert_eq!(
+            *cache.get("k", t(0), false, None, || ok(1)).await.unwrap(),
+            1
+        );
         // Fresh: no fetch, even when forced within the interval.
-        assert_eq!(*cache.get("k", t(10), false, || ok(2)).await.unwrap(), 1);
-        assert_eq!(*cache.get("k", t(20), true, || ok(2)).await.unwrap(), 1);
+        assert_eq!(
+            *cache.get("k", t(10), false, None, || ok(2)).await.unwrap(),
+            1
+        );
+        assert_eq!(
+            *cache.get("k", t(20), true, None, || ok(2)).await.unwrap(),
+            1
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         // Forced after the interval: fetches.
-        assert_eq!(*cache.get("k", t(301), true, || ok(2)).await.unwrap(), 2);
+        assert_eq!(
+            *cache.get("k", t(301), true, None, || ok(2)).await.unwrap(),
+            2
+        );
         // Provider down: the last good value is kept.
-        assert_eq!(*cache.get("k", t(700), true, down).await.unwrap(), 2);
+        assert_eq!(*cache.get("k", t(700), true, None, down).await.unwrap(), 2);
         // Expired and down: still the last good value.
-        assert_eq!(*cache.get("k", t(200_000), false, down).await.unwrap(), 2);
+        assert_eq!(
+            *cache.get("k", t(200_000), false, None, down).await.unwrap(),
+            2
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // Invalidated: refetched at once, and the old value is never used again.
+        assert_eq!(
+            *cache
+                .get("k", t(200_010), false, Some(t(200_005)), || ok(3))
+                .await
+                .unwrap(),
+            3
+        );
+        assert!(
+            cache
+                .get("k", t(200_020), false, Some(t(200_015)), down)
+                .await
+                .is_err()
+        );
         // Nothing cached and down: the error.
-        assert!(cache.get("other", t(0), false, down).await.is_err());
+        assert!(cache.get("other", t(0), false, None, down).await.is_err());
     }
 }

@@ -36,6 +36,7 @@ use crate::error::{Error, ErrorKind, IdpError};
 use crate::http::{HttpClient, HttpRequest, HttpResponse};
 use crate::protocol::{CallbackParams, IdpAdapter, ProtocolState, StartRequest, Started};
 use crate::secret::random_token;
+use crate::store::FlowStore;
 use crate::types::{IdentityKey, Profile, VerifiedIdentity};
 use jwt::{IdTokenCheck, IdTokenClaims, TokenError};
 use keys::{Cached, KeyCache};
@@ -63,6 +64,7 @@ pub struct OidcAdapter {
     clock: Arc<dyn Clock>,
     metadata: Cached<ProviderEndpoints>,
     keys: KeyCache,
+    shared: Option<Arc<dyn FlowStore>>,
 }
 
 impl std::fmt::Debug for OidcAdapter {
@@ -145,6 +147,7 @@ impl OidcAdapter {
             clock,
             metadata: Cached::new(policy),
             keys: KeyCache::new(policy),
+            shared: None,
         }
     }
 
@@ -154,11 +157,64 @@ impl OidcAdapter {
         let http = self.http.clone();
         // Keyed by what the check depends on: the document and the expected issuer.
         let key = format!("{} {}", s.discovery_url, s.issuer);
+        let not_before = self.invalidated_at(s).await;
         self.metadata
-            .get(&key, now, false, move || async move {
+            .get(&key, now, false, not_before, move || async move {
                 discover(http.as_ref(), s).await
             })
             .await
+    }
+
+    /// Shares cache invalidations through a store every instance sees (the
+    /// flow store): see [`OidcAdapter::invalidate`].
+    pub fn with_shared_store(mut self, store: Arc<dyn FlowStore>) -> Self {
+        self.shared = Some(store);
+        self
+    }
+
+    fn epoch_key(s: &OidcSettings) -> String {
+        format!(
+            "ssokit:_:oidc-epoch:{}",
+            crate::secret::sha256_hex(s.issuer.as_bytes())
+        )
+    }
+
+    /// Drops the provider's cached discovery document and keys on every
+    /// instance sharing the store: values fetched before now are refetched
+    /// on next use, and never used again (e.g. after an IdP key compromise).
+    pub async fn invalidate(&self, s: &OidcSettings) -> Result<(), Error> {
+        let Some(store) = &self.shared else {
+            return Ok(());
+        };
+        let nanos = self
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        // Kept longer than any cached value lives.
+        store
+            .put(
+                &Self::epoch_key(s),
+                nanos.to_string().into_bytes(),
+                std::time::Duration::from_secs(26 * 3600),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn invalidated_at(&self, s: &OidcSettings) -> Option<SystemTime> {
+        let store = self.shared.as_ref()?;
+        match store.get(&Self::epoch_key(s)).await {
+            Ok(Some(bytes)) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+                .map(|n| std::time::UNIX_EPOCH + std::time::Duration::from_nanos(n)),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(target: "ssokit::oidc", error = %e, "cannot read cache invalidations");
+                None
+            }
+        }
     }
 
     /// Validates an ID token against the provider's keys, refreshing them
@@ -186,15 +242,16 @@ impl OidcAdapter {
             leeway: s.leeway_secs,
             max_age: None,
         };
+        let not_before = self.invalidated_at(s).await;
         let unknown_kid =
             |keys: &jwt::JwkSet| header.kid.as_deref().is_some_and(|k| !keys.contains_kid(k));
         let keys = self
             .keys
-            .get(self.http.as_ref(), &jwks_uri, now, false)
+            .get(self.http.as_ref(), &jwks_uri, now, false, not_before)
             .await?;
         let keys = if unknown_kid(&keys) {
             self.keys
-                .get(self.http.as_ref(), &jwks_uri, now, true)
+                .get(self.http.as_ref(), &jwks_uri, now, true, not_before)
                 .await?
         } else {
             keys
@@ -204,7 +261,7 @@ impl OidcAdapter {
                 // No kid and no usable key: one refresh may bring it.
                 let keys = self
                     .keys
-                    .get(self.http.as_ref(), &jwks_uri, now, true)
+                    .get(self.http.as_ref(), &jwks_uri, now, true, not_before)
                     .await?;
                 jwt::verify_id_token(id_token, &keys, &check).map_err(|_| Error::from(e))?
             }

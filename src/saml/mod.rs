@@ -746,7 +746,12 @@ impl SamlAdapter {
     }
 
     /// The signing keys to use for `settings` now (`force`: refresh).
-    async fn keys(&self, settings: &SamlSettings, now: SystemTime, force: bool) -> Result<Vec<TrustedKey>, SamlError> {
+    async fn keys(
+        &self,
+        settings: &SamlSettings,
+        now: SystemTime,
+        force: bool,
+    ) -> Result<Vec<TrustedKey>, SamlError> {
         let (Some(url), Some(fetcher)) = (&settings.metadata_url, &self.fetcher) else {
             return Ok(settings.trusted_keys.clone());
         };

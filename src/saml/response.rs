@@ -36,7 +36,7 @@ use base64::Engine as _;
 use super::SamlError;
 use super::dsig::{self, DSIG_NS, SignatureError, VerifiedElement};
 use super::keys::TrustedKey;
-use super::xml::{Document, Element, Limits, NodeRef, is_ncname};
+use super::xml::{Document, Element, Limits, is_ncname};
 
 /// The SAML 2.0 assertion namespace.
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -720,9 +720,11 @@ pub fn validate_document(
             let name = attr
                 .attr("Name")
                 .ok_or(malformed("an Attribute has no Name"))?;
-            if attributes.contains_key(name) {
+            let std::collections::btree_map::Entry::Vacant(slot) =
+                attributes.entry(name.to_owned())
+            else {
                 return Err(malformed("an Attribute Name appears twice"));
-            }
+            };
             let mut values = Vec::new();
             for v in attr.children_named(ASSERTION_NS, "AttributeValue") {
                 if v.attr_ns(XSI_NS, "nil")
@@ -731,11 +733,11 @@ pub fn validate_document(
                     continue;
                 }
                 // Values with element content (complex types) are not used.
-                if v.children().all(|c| matches!(c, NodeRef::Text(_))) {
-                    values.push(v.text().unwrap_or_default());
+                if let Some(text) = v.text() {
+                    values.push(text);
                 }
             }
-            attributes.insert(name.to_owned(), values);
+            slot.insert(values);
         }
     }
 

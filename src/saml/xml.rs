@@ -553,8 +553,15 @@ impl<'d> Element<'d> {
     /// The concatenated text of the direct text children (no element
     /// children's text), or `None` if the element has element or PI children.
     pub fn text(&self) -> Option<String> {
-        let mut out = String::new();
-        for c in self.children() {
+        let mut children = self.children();
+        let first = match children.next() {
+            None => return Some(String::new()),
+            Some(NodeRef::Text(t)) => t,
+            Some(_) => return None,
+        };
+        // Adjacent text is merged by the parser: one text child is the rule.
+        let mut out = first.to_owned();
+        for c in children {
             match c {
                 NodeRef::Text(t) => out.push_str(t),
                 _ => return None,
@@ -851,9 +858,9 @@ impl<'i> Parser<'i> {
         let input = input.strip_prefix('\u{FEFF}').unwrap_or(input);
         let mut doc = Document {
             buf: String::with_capacity(input.len()),
-            nodes: Vec::new(),
+            nodes: Vec::with_capacity(input.len() / 48),
             decls: Vec::new(),
-            attrs: Vec::new(),
+            attrs: Vec::with_capacity(input.len() / 96),
             uris: vec![Span::default()],
             ids: HashMap::new(),
             root: NodeId(0),

@@ -534,6 +534,25 @@ impl Sso {
         Ok(!enforced)
     }
 
+    /// Drops a connection's cached provider metadata and signing keys on
+    /// every instance that shares the flow store: they are refetched on next
+    /// use and the old ones are never used again (after an IdP key
+    /// compromise, or a changed configuration).
+    pub async fn invalidate_provider_caches(&self, connection: &ConnectionId) -> Result<(), Error> {
+        let conn = self
+            .inner
+            .connections
+            .connection(connection)
+            .await?
+            .ok_or(BadRequest::NoConnection)?;
+        match &conn.protocol {
+            #[cfg(feature = "oidc")]
+            crate::connection::Protocol::Oidc(s) => self.inner.oidc.invalidate(s).await,
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    }
+
     /// How long activation links are valid.
     pub fn activation_validity(&self) -> Duration {
         self.inner.config.activation_ttl

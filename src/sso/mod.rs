@@ -203,12 +203,17 @@ impl SsoBuilder {
             #[cfg(not(feature = "reqwest"))]
             None => return Err(missing("an HTTP client (or the `reqwest` feature)")),
         };
+        let flows: Arc<dyn FlowStore> = self
+            .flows
+            .unwrap_or_else(|| Arc::new(MemoryFlowStore::new()));
         let mut adapters: HashMap<ProtocolFamily, Arc<dyn IdpAdapter>> = HashMap::new();
         #[cfg(feature = "oidc")]
-        adapters.insert(
-            ProtocolFamily::Oidc,
-            Arc::new(crate::oidc::OidcAdapter::new(http.clone(), clock.clone())),
+        let oidc = Arc::new(
+            crate::oidc::OidcAdapter::new(http.clone(), clock.clone())
+                .with_shared_store(flows.clone()),
         );
+        #[cfg(feature = "oidc")]
+        adapters.insert(ProtocolFamily::Oidc, oidc.clone());
         let _ = &http;
         Ok(Sso {
             inner: Arc::new(Inner {
@@ -222,9 +227,9 @@ impl SsoBuilder {
                     .connections
                     .ok_or_else(|| missing("a connection store"))?,
                 users: self.users.ok_or_else(|| missing("a user directory"))?,
-                flows: self
-                    .flows
-                    .unwrap_or_else(|| Arc::new(MemoryFlowStore::new())),
+                flows,
+                #[cfg(feature = "oidc")]
+                oidc,
                 mailer: self.mailer,
                 events: self.events.unwrap_or_else(|| Arc::new(TracingEvents)),
                 clock,
@@ -251,6 +256,8 @@ struct Inner {
     events: Arc<dyn EventSink>,
     clock: Arc<dyn Clock>,
     adapters: HashMap<ProtocolFamily, Arc<dyn IdpAdapter>>,
+    #[cfg(feature = "oidc")]
+    oidc: Arc<crate::oidc::OidcAdapter>,
     group_lookup: Option<Arc<dyn GroupLookup>>,
 }
 

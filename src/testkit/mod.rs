@@ -225,6 +225,8 @@ mod jose;
 mod okta;
 mod page;
 mod provider;
+#[cfg(feature = "saml")]
+pub mod saml;
 mod server;
 
 #[cfg(test)]
