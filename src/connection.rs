@@ -136,6 +136,7 @@ pub fn is_guid(s: &str) -> bool {
 /// Which protocol a connection speaks, with its settings.
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // configuration, built once per connection
 pub enum Protocol {
     /// OpenID Connect.
     Oidc(OidcSettings),
@@ -301,6 +302,46 @@ pub struct ConnectionSpec {
     /// See [`Connection::enforced`].
     #[serde(default)]
     pub enforced: bool,
+    /// SAML: the IdP's metadata XML, inline.
+    #[serde(default)]
+    pub idp_metadata: Option<String>,
+    /// SAML: a file with the IdP's metadata XML.
+    #[serde(default)]
+    pub idp_metadata_file: Option<String>,
+    /// SAML: where the IdP publishes its metadata (fetched by the host at
+    /// start-up with [`saml::metadata::MetadataFetcher`](crate::saml::metadata::MetadataFetcher)
+    /// and passed as `idp_metadata`; kept for refreshes).
+    #[serde(default)]
+    pub idp_metadata_url: Option<String>,
+    /// SAML: this application's entity id (the Audience).
+    #[serde(default)]
+    pub sp_entity_id: Option<String>,
+    /// SAML: attribute-name preset: `generic` (default), `okta`, `entra`, `adfs`, `google`.
+    #[serde(default)]
+    pub attributes: Option<String>,
+    /// SAML: the attribute holding the stable subject (default: the preset's).
+    #[serde(default)]
+    pub subject_attribute: Option<String>,
+    /// SAML: the attribute holding the e-mail address.
+    #[serde(default)]
+    pub email_attribute: Option<String>,
+    /// SAML: the attribute holding the display name.
+    #[serde(default)]
+    pub name_attribute: Option<String>,
+    /// SAML: the attribute holding group names.
+    #[serde(default)]
+    pub groups_attribute: Option<String>,
+    /// SAML: accept IdP-initiated (unsolicited) responses. Off by default.
+    #[serde(default)]
+    pub allow_idp_initiated: bool,
+    /// SAML: the IdP verifies the e-mail addresses it asserts (default: the
+    /// preset's answer). A verified address is admitted only in the tenant's
+    /// verified domains, and linking still needs the mailed confirmation.
+    #[serde(default)]
+    pub trust_email: Option<bool>,
+    /// SAML: accept a signed Response around an unsigned Assertion. Off by default.
+    #[serde(default)]
+    pub allow_unsigned_assertion_in_signed_response: bool,
 }
 
 fn config_error(msg: impl Into<String>) -> Error {
@@ -335,6 +376,75 @@ pub(crate) fn parse_idp_url(what: &str, raw: &str) -> Result<Url, Error> {
         )));
     }
     Ok(url)
+}
+
+#[cfg(feature = "saml")]
+fn saml_settings(s: &ConnectionSpec) -> Result<Protocol, Error> {
+    use crate::saml::{AttributeMapping, Preset, SamlOptions, SamlSettings, SubjectSource};
+    let id = &s.id;
+    let xml = match (&s.idp_metadata, &s.idp_metadata_file) {
+        (Some(xml), None) => xml.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path).map_err(|e| {
+            config_error(format!(
+                "connection {id}: cannot read idp_metadata_file {path}: {e}"
+            ))
+        })?,
+        (Some(_), Some(_)) => {
+            return Err(config_error(format!(
+                "connection {id}: give idp_metadata or idp_metadata_file, not both"
+            )));
+        }
+        (None, None) => {
+            return Err(config_error(format!(
+                "connection {id}: the IdP's metadata is required (idp_metadata_file, or idp_metadata fetched from idp_metadata_url)"
+            )));
+        }
+    };
+    let sp_entity_id = s
+        .sp_entity_id
+        .clone()
+        .filter(|e| !e.is_empty())
+        .ok_or_else(|| config_error(format!("connection {id}: `sp_entity_id` is required")))?;
+    let preset = match s.attributes.as_deref().unwrap_or("generic") {
+        "generic" => Preset::Generic,
+        "okta" => Preset::Okta,
+        "entra" => Preset::Entra,
+        "adfs" => Preset::Adfs,
+        "google" => Preset::Google,
+        other => {
+            return Err(config_error(format!(
+                "connection {id}: unknown attributes preset `{other}` (generic, okta, entra, adfs, google)"
+            )));
+        }
+    };
+    let mut mapping = AttributeMapping::preset(preset);
+    if let Some(a) = &s.subject_attribute {
+        mapping = mapping.with_subject(SubjectSource::Attribute(a.clone()));
+    }
+    if let Some(a) = &s.email_attribute {
+        mapping.email = vec![a.clone()];
+    }
+    if let Some(a) = &s.name_attribute {
+        mapping.name = vec![a.clone()];
+    }
+    if let Some(a) = &s.groups_attribute {
+        mapping.groups = vec![a.clone()];
+    }
+    if let Some(trust) = s.trust_email {
+        mapping.email_verified = trust;
+    }
+    let mut options = SamlOptions::new(sp_entity_id, mapping);
+    options.allow_idp_initiated = s.allow_idp_initiated;
+    options.allow_unsigned_assertion_in_signed_response =
+        s.allow_unsigned_assertion_in_signed_response;
+    let mut settings = SamlSettings::from_metadata(&xml, options)
+        .map_err(|e| config_error(format!("connection {id}: {e}")))?;
+    if let Some(url) = &s.idp_metadata_url {
+        let url = Url::parse(url)
+            .map_err(|_| config_error(format!("connection {id}: idp_metadata_url is not a URL")))?;
+        settings = settings.with_metadata_url(url);
+    }
+    Ok(Protocol::Saml(settings))
 }
 
 /// Normalises an Okta domain as customers paste it: with or without scheme,
@@ -538,7 +648,28 @@ impl TryFrom<ConnectionSpec> for Connection {
         if s.id.as_str().is_empty() || s.tenant.as_str().is_empty() {
             return Err(config_error("a connection needs an id and a tenant"));
         }
-        let protocol = oidc_settings(&s)?;
+        let protocol = match s.kind.as_str() {
+            #[cfg(feature = "saml")]
+            "saml" => saml_settings(&s)?,
+            _ => {
+                let saml_keys = [
+                    ("idp_metadata", s.idp_metadata.is_some()),
+                    ("idp_metadata_file", s.idp_metadata_file.is_some()),
+                    ("idp_metadata_url", s.idp_metadata_url.is_some()),
+                    ("sp_entity_id", s.sp_entity_id.is_some()),
+                    ("attributes", s.attributes.is_some()),
+                    ("allow_idp_initiated", s.allow_idp_initiated),
+                    ("trust_email", s.trust_email.is_some()),
+                ];
+                if let Some((name, _)) = saml_keys.iter().find(|(_, set)| *set) {
+                    return Err(config_error(format!(
+                        "connection {}: `{name}` does not apply to kind `{}`",
+                        s.id, s.kind
+                    )));
+                }
+                oidc_settings(&s)?
+            }
+        };
         if s.offer_new_account && !s.jit {
             return Err(config_error(format!(
                 "connection {}: offer_new_account needs jit = true",

@@ -340,7 +340,7 @@ async fn denials_and_bad_input_get_4xx_pages() {
         .json()
         .await
         .unwrap();
-    assert_eq!(users.as_array().unwrap().len(), 4);
+    assert_eq!(users.as_array().unwrap().len(), 5);
 }
 
 #[tokio::test]
@@ -365,7 +365,7 @@ async fn tenant_subdomain_routes_without_an_email() {
     // An unknown subdomain does not route; the bare domain asks for an e-mail.
     let r = client
         .post(login.clone())
-        .header("host", "globex.app.example")
+        .header("host", "initech.app.example")
         .form(&[("x", "")])
         .send()
         .await
@@ -545,4 +545,158 @@ async fn admin_pages_audit_activation_and_events() {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{path}");
     }
+}
+
+/// The hidden fields and action of the first form on a page.
+fn form_of(html: &str, base: &Url) -> (Url, Vec<(String, String)>) {
+    let start = html.find("<form").expect("a form");
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    let action = tag
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    (base.join(&action).unwrap(), hidden_inputs(&html[start..]))
+}
+
+#[tokio::test]
+async fn saml_sign_in_through_the_development_idp() {
+    let demo = start().await;
+    let (client, _) = browser();
+    let r = client
+        .post(demo.base.join("/login").unwrap())
+        .form(&[("email", "greg@globex.test")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let sso = location(&r, &demo.base);
+    assert!(
+        sso.path().ends_with("/dev/saml/sso") && sso.query().unwrap().contains("SAMLRequest="),
+        "{sso}"
+    );
+    let page = client
+        .get(sso.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, mut fields) = form_of(&page, &sso);
+    fields.push(("login".into(), "greg@globex.test".into()));
+    let posted = client
+        .post(action.clone())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (acs, response_fields) = form_of(&posted, &action);
+    assert_eq!(acs.path(), "/sso/saml/acs");
+    // The IdP's POST is cross-site: without the (SameSite=Lax) flow cookie the
+    // ACS bounces it once through a same-site form post, consuming nothing.
+    let bare = Client::builder().redirect(Policy::none()).build().unwrap();
+    let bounced = bare
+        .post(acs.clone())
+        .form(&response_fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bounced.status(), StatusCode::OK);
+    let bounce_page = bounced.text().await.unwrap();
+    let (again, again_fields) = form_of(&bounce_page, &acs);
+    assert_eq!(again.path(), "/sso/saml/acs");
+    assert!(again_fields.iter().any(|(k, _)| k == "ssokit_repost"));
+    // Re-posted from the site, with the cookie: signed in (JIT).
+    let done = client.post(again).form(&again_fields).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (_, me_json) = me(&demo, &client).await;
+    assert_eq!(me_json["tenant"], "globex");
+    assert_eq!(me_json["email"], "greg@globex.test");
+    assert_eq!(me_json["signed_in_with"], "globex-saml");
+    // The same Response again is refused (single-use request, replay cache).
+    let replay = client
+        .post(acs.clone())
+        .form(&response_fields)
+        .send()
+        .await
+        .unwrap();
+    let replay = if replay.status() == StatusCode::OK {
+        // The flow cookie is gone after sign-in: bounced first, then refused.
+        let page = replay.text().await.unwrap();
+        let (again, fields) = form_of(&page, &acs);
+        client.post(again).form(&fields).send().await.unwrap()
+    } else {
+        replay
+    };
+    assert!(replay.status().is_client_error(), "{}", replay.status());
+    // SP metadata for the connection.
+    let md = client
+        .get(
+            demo.base
+                .join("/sso/saml/metadata?connection=globex-saml")
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(md.status(), StatusCode::OK);
+    let xml = md.text().await.unwrap();
+    assert!(
+        xml.contains("EntityDescriptor") && xml.contains("/sso/saml/acs"),
+        "{xml}"
+    );
+}
+
+#[tokio::test]
+async fn saml_existing_account_gets_the_link_offer() {
+    let demo = start().await;
+    let (client, _) = browser();
+    let r = client
+        .post(demo.base.join("/login").unwrap())
+        .form(&[("email", "gina@globex.test")])
+        .send()
+        .await
+        .unwrap();
+    let sso = location(&r, &demo.base);
+    let page = client
+        .get(sso.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, mut fields) = form_of(&page, &sso);
+    fields.push(("login".into(), "gina@globex.test".into()));
+    let posted = client
+        .post(action.clone())
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (acs, response_fields) = form_of(&posted, &action);
+    let offer = client
+        .post(acs)
+        .form(&response_fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offer.status(), StatusCode::OK);
+    assert!(
+        offer
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"action="/link/choose""#)
+    );
 }

@@ -531,3 +531,122 @@ async fn metadata_url_connections_follow_key_rollover() {
     verify(f.now(&m) + Duration::from_secs(301)).await.unwrap();
     assert_eq!(http.calls.load(Ordering::SeqCst), 3);
 }
+
+/// A signed POST-binding AuthnRequest, as the adapter sends it.
+async fn signed_post_request() -> String {
+    let m = manifest();
+    let mut o = options(&m);
+    o.sign_requests = Some(sp_key());
+    let s = SamlSettings::from_metadata(&meta("idp-post-only"), o).unwrap();
+    let acs = Url::parse(&m.acs).unwrap();
+    let started = adapter()
+        .start(
+            &connection(s),
+            StartRequest {
+                redirect_uri: &acs,
+                state: "h",
+                login_hint: None,
+                now: SystemTime::now(),
+            },
+        )
+        .await
+        .unwrap();
+    let fields = started.post_fields.unwrap();
+    String::from_utf8(B64.decode(&fields[0].1).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn post_binding_requests_carry_an_enveloped_signature() {
+    let xml = signed_post_request().await;
+    let doc = Document::parse(&xml, &Limits::PROTOCOL).unwrap();
+    let pem = std::fs::read_to_string(dir().join("keys/sp-rsa.crt.pem")).unwrap();
+    let key = ssokit::saml::TrustedKey::from_certificate_pem(&pem).unwrap();
+    let v = ssokit::saml::dsig::verify_enveloped(doc.root(), &[key]).unwrap();
+    assert_eq!(
+        v.algorithm(),
+        ssokit::saml::dsig::SignatureAlgorithm::RsaSha256
+    );
+    // Signature right after the Issuer (schema order).
+    let names: Vec<&str> = doc
+        .root()
+        .child_elements()
+        .map(|e| e.local_name())
+        .collect();
+    assert_eq!(names, ["Issuer", "Signature", "NameIDPolicy"]);
+}
+
+#[tokio::test]
+async fn spec_builds_settings_from_each_metadata_source() {
+    use ssokit::saml::SamlSpec;
+    let m = manifest();
+    let now = SystemTime::now();
+    let spec = |v: serde_json::Value| serde_json::from_value::<SamlSpec>(v).unwrap();
+    let file = dir().join("metadata/idp-rollover.xml");
+    let s = spec(serde_json::json!({"idp_metadata_file": file, "preset": "okta"}))
+        .build(&m.sp, None, now)
+        .await
+        .unwrap();
+    assert_eq!(s.trusted_keys().len(), 2);
+    assert_eq!(s.sp_entity_id(), m.sp);
+    let s =
+        spec(serde_json::json!({"idp_metadata_xml": meta("idp-rsa"), "sp_entity_id": "urn:sp"}))
+            .build(&m.sp, None, now)
+            .await
+            .unwrap();
+    assert_eq!(s.sp_entity_id(), "urn:sp");
+    let by_url = spec(serde_json::json!({"idp_metadata_url": "https://idp.example.com/m"}));
+    assert!(
+        by_url.build(&m.sp, None, now).await.is_err(),
+        "a URL needs a fetcher"
+    );
+    let fetcher = MetadataFetcher::new(
+        mock(Ok((200, meta("idp-rsa"))), Duration::ZERO),
+        FetchPolicy::default(),
+    );
+    let s = by_url.build(&m.sp, Some(&fetcher), now).await.unwrap();
+    assert_eq!(
+        s.metadata_url().map(Url::as_str),
+        Some("https://idp.example.com/m")
+    );
+    let ssrf =
+        spec(serde_json::json!({"idp_metadata_url": "https://169.254.169.254/latest/meta-data"}));
+    assert_eq!(
+        ssrf.build(&m.sp, Some(&fetcher), now)
+            .await
+            .unwrap_err()
+            .code(),
+        "fetch"
+    );
+    assert!(
+        spec(serde_json::json!({}))
+            .build(&m.sp, None, now)
+            .await
+            .is_err()
+    );
+    assert!(
+        spec(serde_json::json!({"idp_metadata_xml": meta("idp-rsa"), "idp_metadata_file": file}))
+            .build(&m.sp, None, now)
+            .await
+            .is_err()
+    );
+    assert!(
+        spec(serde_json::json!({"idp_metadata_xml": meta("idp-no-keys")}))
+            .build(&m.sp, None, now)
+            .await
+            .is_err(),
+        "no signing key: no connection"
+    );
+    let keys = dir().join("keys");
+    let s = spec(serde_json::json!({
+        "idp_metadata_xml": meta("idp-want-signed-requests"),
+        "sign_requests_key_file": keys.join("sp-rsa.key.pem"),
+        "sign_requests_cert_file": keys.join("sp-rsa.crt.pem"),
+    }))
+    .build(&m.sp, None, now)
+    .await
+    .unwrap();
+    assert!(
+        s.sp_metadata(&m.acs)
+            .contains("AuthnRequestsSigned=\"true\"")
+    );
+}

@@ -221,3 +221,117 @@ fn xmlsec1_cli_verifies_every_valid_fixture() {
         assert_eq!(ok, f.oracle.as_deref() == Some("valid"), "{}", f.name);
     }
 }
+
+#[test]
+fn xmlsec1_cli_verifies_a_signed_post_authn_request() {
+    let pem = std::fs::read(dir().join("keys/sp-rsa.pk8.der")).unwrap();
+    let cert = std::fs::read(dir().join("keys/sp-rsa.crt.der")).unwrap();
+    let key = ssokit::saml::SpSigningKey::from_pkcs8(&pem, Some(cert)).unwrap();
+    let req = ssokit::saml::authn::AuthnRequest {
+        id: &ssokit::saml::authn::new_request_id(),
+        issue_instant: std::time::SystemTime::now(),
+        destination: "https://idp.example.com/saml/sso/post",
+        acs_url: "https://sp.example.com/sso/saml/acs",
+        sp_entity_id: "https://sp.example.com/saml/metadata",
+        name_id_format: None,
+        force_authn: false,
+    }
+    .to_xml();
+    let signed = ssokit::saml::authn::sign_enveloped(&req, &key).unwrap();
+    let path = std::env::temp_dir().join(format!("ssokit-authnrequest-{}.xml", std::process::id()));
+    std::fs::write(&path, signed).unwrap();
+    let out = std::process::Command::new("xmlsec1")
+        .arg("--verify")
+        .args(["--id-attr:ID", &format!("{SAMLP}:AuthnRequest")])
+        .args([
+            "--pubkey-cert-pem",
+            dir().join("keys/sp-rsa.crt.pem").to_str().unwrap(),
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Differential c14n: mutations of the vectors and fixtures that both
+/// parsers accept must canonicalize to the same bytes.
+#[test]
+fn exclusive_c14n_differential_over_mutations() {
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n.max(1) as u64) as usize
+        }
+    }
+    const TOKENS: &[&str] = &[
+        " xmlns=\"\"",
+        " xmlns=\"urn:d\"",
+        " xmlns:a=\"urn:a\"",
+        " xmlns:b=\"urn:a\"",
+        " a:x=\"1\"",
+        " b:y=\"&lt;&#9;\"",
+        " z=\"\r\n\"",
+        "<a:e/>",
+        "<e xmlns=\"urn:e\"/>",
+        "<?p d?>",
+        "&#xD;",
+        "<![CDATA[<&>]]>",
+        "\r\n",
+        " xml:lang=\"en\"",
+        "<b:f b:g=\"2\">t</b:f>",
+    ];
+    let p = dir().join("c14n/vectors.json");
+    let vectors: Vec<Vector> = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let seeds: Vec<String> = vectors.iter().map(|v| v.input.clone()).collect();
+    let mut rng = Rng(0x0DD5_EED5);
+    let (mut compared, mut failures) = (0, Vec::new());
+    for _ in 0..8000 {
+        let mut s = seeds[rng.below(seeds.len())].clone();
+        for _ in 0..=rng.below(3) {
+            // Insert a token at a random tag boundary (after a '<name' or before a '>').
+            let spots: Vec<usize> = s.match_indices(['>', ' ']).map(|(i, _)| i).collect();
+            if spots.is_empty() {
+                break;
+            }
+            let at = spots[rng.below(spots.len())];
+            s.insert_str(at, TOKENS[rng.below(TOKENS.len())]);
+        }
+        let Ok(ours_doc) = Document::parse(&s, &Limits::METADATA) else {
+            continue;
+        };
+        let Ok(theirs_doc) = Parser::default().parse_string(&s) else {
+            continue;
+        };
+        let prefixes: Vec<String> = if rng.below(2) == 0 {
+            vec![]
+        } else {
+            vec!["a".into(), "#default".into()]
+        };
+        let p: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+        let mut theirs_root = theirs_doc.get_root_element().unwrap();
+        let Ok(theirs) = theirs_root.canonicalize(CanonicalizationOptions {
+            mode: CanonicalizationMode::ExclusiveCanonical1_0,
+            with_comments: false,
+            inclusive_ns_prefixes: prefixes.clone(),
+        }) else {
+            continue;
+        };
+        let ours = String::from_utf8(c14n::exclusive(ours_doc.root(), None, &p)).unwrap();
+        compared += 1;
+        if ours != theirs && failures.len() < 5 {
+            failures.push(format!(
+                "input {s:?}\n  libxml2 {theirs:?}\n  ssokit  {ours:?}"
+            ));
+        }
+    }
+    assert!(compared > 1000, "only {compared} inputs compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -14,6 +14,7 @@ use ssokit::hooks::{MemoryEvents, MemoryMailer};
 use ssokit::scim::{MemoryScimDirectory, RateLimit, ScimConfig, ScimService};
 use ssokit::secret::{random_token, sha256_hex};
 use ssokit::store::{FlowStore, MemoryFlowStore};
+use ssokit::testkit::saml::{DevSamlIdp, SamlUser};
 use ssokit::testkit::{DevProvider, DevUser};
 use ssokit::{
     Begin, BeginLogin, ConnectionId, LinkChoice, LoginHint, Sso, SsoConfig, StaticConnections,
@@ -34,13 +35,14 @@ pub(crate) struct AppState {
     mailer: MemoryMailer,
     events: MemoryEvents,
     dev_idp: DevProvider,
+    dev_saml: DevSamlIdp,
     public_url: Url,
     secure_cookies: bool,
     base_domain: Option<String>,
 }
 
 impl AppState {
-    pub(crate) async fn new(config: DemoConfig, addr: SocketAddr) -> Result<Self, String> {
+    pub(crate) async fn new(mut config: DemoConfig, addr: SocketAddr) -> Result<Self, String> {
         let public_url = Url::parse(
             config
                 .public_url
@@ -48,6 +50,37 @@ impl AppState {
                 .unwrap_or(&format!("http://{addr}")),
         )
         .map_err(|_| "public_url is not a URL".to_owned())?;
+        // The development SAML IdP, in this process at /dev/saml.
+        let sp_entity_id = public_url
+            .join("/sso/saml/metadata")
+            .map_err(|_| "public_url is not a base URL".to_owned())?;
+        let acs = public_url
+            .join("/sso/saml/acs")
+            .map_err(|_| "public_url is not a base URL".to_owned())?;
+        let dev_saml = DevSamlIdp::new(
+            public_url
+                .join("/dev/saml")
+                .map_err(|_| "bad public_url".to_owned())?,
+        )
+        .with_sp(sp_entity_id.as_str(), acs.as_str())
+        .with_user(SamlUser {
+            name: "Gina Globex".into(),
+            ..SamlUser::new("gina@globex.test")
+        })
+        .with_user(SamlUser::new("greg@globex.test").with_groups(["staff"]));
+        for spec in config.connections.iter_mut().filter(|c| c.kind == "saml") {
+            spec.sp_entity_id
+                .get_or_insert_with(|| sp_entity_id.to_string());
+            if spec.idp_metadata.is_none() && spec.idp_metadata_file.is_none() {
+                if let Some(url) = spec.idp_metadata_url.clone() {
+                    spec.idp_metadata = Some(if url == dev_saml.metadata_url().as_str() {
+                        dev_saml.metadata_xml()
+                    } else {
+                        fetch_metadata(&url).await?
+                    });
+                }
+            }
+        }
         let (tenants, connections) = config.validated()?;
         let store =
             Arc::new(StaticConnections::new(tenants, connections).map_err(|e| e.to_string())?);
@@ -128,6 +161,7 @@ impl AppState {
             mailer,
             events,
             dev_idp,
+            dev_saml,
             secure_cookies: public_url.scheme() == "https",
             base_domain: config.base_domain.clone().map(|d| d.to_ascii_lowercase()),
             public_url,
@@ -178,10 +212,13 @@ impl AppState {
 
 pub(crate) fn router(state: AppState) -> Router {
     let idp = state.dev_idp.router();
+    let saml_idp = state.dev_saml.router();
     Router::new()
         .route("/", get(home))
         .route("/login", post(login))
         .route("/sso/oidc/callback", get(callback))
+        .route("/sso/saml/acs", post(saml_acs))
+        .route("/sso/saml/metadata", get(saml_metadata))
         .route("/link/choose", post(choose))
         .route("/link/confirm", get(confirm))
         .route("/me", get(me))
@@ -200,6 +237,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/dev/users", get(dev_users))
         .route("/dev/events", get(dev_events))
         .nest_service("/dev/idp", idp)
+        .nest_service("/dev/saml", saml_idp)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -285,8 +323,13 @@ async fn login(
         .await
     {
         Ok(Begin::Redirect(r)) => {
-            let mut resp =
-                (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response();
+            let mut resp = match &r.post_fields {
+                // SAML HTTP-POST binding: an auto-submitting form to the IdP.
+                Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
+                None => {
+                    (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response()
+                }
+            };
             resp.headers_mut().append(
                 header::SET_COOKIE,
                 st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
@@ -577,8 +620,12 @@ async fn activate(
         .await
     {
         Ok(Begin::Redirect(r)) => {
-            let mut resp =
-                (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response();
+            let mut resp = match &r.post_fields {
+                Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
+                None => {
+                    (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response()
+                }
+            };
             resp.headers_mut().append(
                 header::SET_COOKIE,
                 st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
@@ -588,4 +635,104 @@ async fn activate(
         Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
         Err(e) => error_page(&e),
     }
+}
+
+fn auto_post(action: &str, fields: &[(String, String)]) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let inputs: String = fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                r#"<input type="hidden" name="{}" value="{}">"#,
+                esc(k),
+                esc(v)
+            )
+        })
+        .collect();
+    format!(
+        r#"<!doctype html><html><body onload="document.forms[0].submit()"><form method="post" action="{}">{inputs}<noscript><button>Continue</button></noscript></form></body></html>"#,
+        esc(action)
+    )
+}
+
+/// The SAML assertion consumer service (HTTP-POST binding). The IdP's POST
+/// is cross-site, so the SameSite=Lax flow cookie is missing: bounce it once
+/// through a same-site form post, then complete.
+async fn saml_acs(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = std::str::from_utf8(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(pages::error("The sign-in response is not valid.", None)),
+        )
+            .into_response();
+    };
+    let flow = cookie(&headers, FLOW_COOKIE);
+    if ssokit::flow::needs_same_site_repost(form, flow.as_deref()) {
+        let mut resp = Html(ssokit::flow::same_site_repost("/sso/saml/acs", form)).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'unsafe-inline'; form-action 'self'",
+            ),
+        );
+        return resp;
+    }
+    match st.sso.complete_login(form, flow.as_deref()).await {
+        Ok(outcome) => outcome_response(&st, outcome),
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Deserialize)]
+struct MetadataQuery {
+    connection: Option<String>,
+}
+
+/// This application's SAML metadata for a connection, to give to the IdP.
+async fn saml_metadata(
+    State(st): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<MetadataQuery>,
+) -> Response {
+    let Some(id) = q.connection else {
+        return (StatusCode::BAD_REQUEST, "?connection=ID is required").into_response();
+    };
+    match st.sso.saml_metadata(&ConnectionId::new(id)).await {
+        Ok(xml) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// Fetches a SAML IdP's metadata at start-up (the demo's configuration is an
+/// administrator's, so http and private addresses are allowed here; a
+/// multi-tenant host keeps the default policy for tenant-supplied URLs).
+async fn fetch_metadata(url: &str) -> Result<String, String> {
+    use ssokit::http::HttpClient as _;
+    let parsed = Url::parse(url).map_err(|_| format!("idp_metadata_url {url} is not a URL"))?;
+    let mut req = http::Request::new(Vec::new());
+    *req.uri_mut() = parsed
+        .as_str()
+        .parse()
+        .map_err(|_| format!("idp_metadata_url {url} is not a URL"))?;
+    // The default client: no redirects, timeouts, 1 MiB cap.
+    let resp = ssokit::http::ReqwestClient::new()
+        .send(req)
+        .await
+        .map_err(|e| format!("fetching {url}: {e}"))?;
+    if !resp.status().is_success() {
+        return Err(format!("fetching {url}: HTTP {}", resp.status().as_u16()));
+    }
+    String::from_utf8(resp.into_body()).map_err(|_| format!("{url}: the metadata is not UTF-8"))
 }

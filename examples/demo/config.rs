@@ -75,10 +75,25 @@ impl DemoConfig {
     pub(crate) fn embedded(addr: SocketAddr) -> Self {
         let text = format!(
             r#"
-            [[tenants]]
+                        [[tenants]]
             id = "acme"
             domains = ["acme.test"]
             subdomain = "acme"
+
+            [[tenants]]
+            id = "globex"
+            domains = ["globex.test"]
+            subdomain = "globex"
+
+            [[connections]]
+            id = "globex-saml"
+            tenant = "globex"
+            kind = "saml"
+            display_name = "Globex (development SAML IdP)"
+                        idp_metadata_url = "http://{addr}/dev/saml/metadata"
+            trust_email = true
+            jit = true
+            template = {{ role = "member" }}
 
             [[connections]]
             id = "acme-dev"
@@ -112,6 +127,12 @@ impl DemoConfig {
             tenant = "acme"
             email = "Bob@Acme.test"
             name = "Bob Jones"
+
+                        [[users]]
+            tenant = "globex"
+            email = "gina@globex.test"
+            name = "Gina (Globex)"
+            role = "admin"
 
             [[users]]
             tenant = "acme"

@@ -172,6 +172,52 @@ pub fn redirect_url(
         .map_err(|_| SamlError::Config("the SingleSignOnService URL cannot take a query".into()))
 }
 
+/// Signs an AuthnRequest document (as made by [`AuthnRequest::to_xml`]) with
+/// an enveloped XML signature for the HTTP-POST binding: RSA-SHA256,
+/// SHA-256, exclusive c14n, placed right after the `Issuer`, referencing the
+/// request's `ID`, and carrying the SP certificate in `KeyInfo` when known.
+pub fn sign_enveloped(request_xml: &str, key: &SpSigningKey) -> Result<String, SamlError> {
+    use super::c14n::{self, EXC_C14N};
+    use super::dsig::{DSIG_NS, DigestAlgorithm, ENVELOPED};
+    use super::xml::{Document, Limits};
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let doc = Document::parse(request_xml, &Limits::PROTOCOL).map_err(SamlError::Xml)?;
+    let root = doc.root();
+    let id = root
+        .attr("ID")
+        .ok_or(SamlError::Config("the AuthnRequest has no ID".into()))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &c14n::exclusive(root, None, &[]));
+    let issuer_end = request_xml
+        .find("</saml:Issuer>")
+        .map(|i| i + "</saml:Issuer>".len())
+        .ok_or(SamlError::Config("the AuthnRequest has no Issuer".into()))?;
+    let signed_info = format!(
+        "<ds:SignedInfo><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><ds:SignatureMethod Algorithm=\"{SIG_ALG_RSA_SHA256}\"/><ds:Reference URI=\"#{id}\"><ds:Transforms><ds:Transform Algorithm=\"{ENVELOPED}\"/><ds:Transform Algorithm=\"{EXC_C14N}\"/></ds:Transforms><ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
+        DigestAlgorithm::Sha256.uri(),
+        b64(digest.as_ref()),
+    );
+    let key_info = key
+        .certificate_der()
+        .map(|c| format!("<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>", b64(c)))
+        .unwrap_or_default();
+    let assemble = |value: &str| {
+        format!(
+            "{}<ds:Signature xmlns:ds=\"{DSIG_NS}\">{signed_info}<ds:SignatureValue>{value}</ds:SignatureValue>{key_info}</ds:Signature>{}",
+            &request_xml[..issuer_end],
+            &request_xml[issuer_end..]
+        )
+    };
+    // SignedInfo is canonicalized where it will sit (its namespace context).
+    let draft = assemble("");
+    let draft_doc = Document::parse(&draft, &Limits::PROTOCOL).map_err(SamlError::Xml)?;
+    let si = draft_doc
+        .elements()
+        .find(|e| e.is(DSIG_NS, "SignedInfo"))
+        .ok_or(SamlError::Config("signature assembly failed".into()))?;
+    let value = key.sign(&c14n::exclusive(si, None, &[]))?;
+    Ok(assemble(&b64(&value)))
+}
+
 /// The HTTP-POST form fields: `SAMLRequest` (base64, not deflated) and `RelayState`.
 pub fn post_fields(request_xml: &str, relay_state: &str) -> Vec<(String, String)> {
     let mut v = vec![(

@@ -13,6 +13,7 @@
 //! - [`response`]: every check of a Response, reading claims only from the
 //!   verified subtree.
 //! - [`metadata`], [`authn`]: IdP metadata in, SP metadata and AuthnRequests out.
+//! - [`spec`]: the SAML keys of a flat connection specification.
 //! - [`SamlSettings`] (validated per connection: a connection without a
 //!   trusted signing key cannot exist), [`AttributeMapping`] (stable subject
 //!   and profile from attributes, with presets), [`SamlAdapter`].
@@ -38,6 +39,7 @@ pub mod dsig;
 pub mod keys;
 pub mod metadata;
 pub mod response;
+pub mod spec;
 pub mod xml;
 
 use std::fmt;
@@ -53,6 +55,7 @@ pub use metadata::{FetchPolicy, IdpMetadata, MetadataFetcher, SpMetadata};
 pub use response::{
     Expectations, NameId, ResponseLimits, SignedParts, ValidatedAssertion, validate_response,
 };
+pub use spec::SamlSpec;
 
 use crate::connection::{Connection, Protocol};
 use crate::error::{Error, ErrorKind, StoreError};
@@ -505,7 +508,8 @@ pub struct SamlOptions {
     pub allow_unsigned_assertion_in_signed_response: bool,
     /// Accept unsolicited (IdP-initiated) responses. Default false.
     pub allow_idp_initiated: bool,
-    /// Sign Redirect AuthnRequests with this key. Default none.
+    /// Sign AuthnRequests with this key (Redirect: query signature; POST:
+    /// enveloped XML signature). Default none.
     pub sign_requests: Option<SpSigningKey>,
     /// NameID format to request. Default none (the IdP's choice).
     pub name_id_format: Option<String>,
@@ -539,6 +543,11 @@ impl SamlOptions {
 /// one trusted signing key, an SSO URL for its binding and bounded clock skew.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SamlSettings {
+    inner: Arc<SettingsInner>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SettingsInner {
     idp_entity_id: String,
     sso_url: Url,
     binding: Binding,
@@ -591,12 +600,14 @@ impl SamlSettings {
             }
         };
         Ok(Self {
-            idp_entity_id: idp.entity_id.clone(),
-            sso_url,
-            binding,
-            trusted_keys: idp.signing_keys.clone(),
-            metadata_url: None,
-            options,
+            inner: Arc::new(SettingsInner {
+                idp_entity_id: idp.entity_id.clone(),
+                sso_url,
+                binding,
+                trusted_keys: idp.signing_keys.clone(),
+                metadata_url: None,
+                options,
+            }),
         })
     }
 
@@ -618,43 +629,43 @@ impl SamlSettings {
     /// fetcher then takes the signing keys from the (cached, refreshed)
     /// metadata at that URL, and keeps these keys as the last good ones.
     pub fn with_metadata_url(mut self, url: Url) -> Self {
-        self.metadata_url = Some(url);
+        Arc::make_mut(&mut self.inner).metadata_url = Some(url);
         self
     }
 
     /// The metadata URL, if the settings came from one.
     pub fn metadata_url(&self) -> Option<&Url> {
-        self.metadata_url.as_ref()
+        self.inner.metadata_url.as_ref()
     }
 
     /// The IdP entity ID.
     pub fn idp_entity_id(&self) -> &str {
-        &self.idp_entity_id
+        &self.inner.idp_entity_id
     }
 
     /// The IdP's SSO URL for [`Self::binding`].
     pub fn sso_url(&self) -> &Url {
-        &self.sso_url
+        &self.inner.sso_url
     }
 
     /// The binding AuthnRequests are sent with.
     pub fn binding(&self) -> Binding {
-        self.binding
+        self.inner.binding
     }
 
     /// The trusted signing keys (never empty).
     pub fn trusted_keys(&self) -> &[TrustedKey] {
-        &self.trusted_keys
+        &self.inner.trusted_keys
     }
 
     /// The options.
     pub fn options(&self) -> &SamlOptions {
-        &self.options
+        &self.inner.options
     }
 
     /// The SP entity ID.
     pub fn sp_entity_id(&self) -> &str {
-        &self.options.sp_entity_id
+        &self.inner.options.sp_entity_id
     }
 
     /// What a Response posted to `acs_url` must match. `in_response_to`:
@@ -666,31 +677,33 @@ impl SamlSettings {
         in_response_to: Option<&'a str>,
     ) -> Expectations<'a> {
         Expectations {
-            idp_entity_id: &self.idp_entity_id,
-            sp_entity_id: &self.options.sp_entity_id,
+            idp_entity_id: &self.inner.idp_entity_id,
+            sp_entity_id: &self.inner.options.sp_entity_id,
             acs_url,
             in_response_to,
-            keys: &self.trusted_keys,
+            keys: &self.inner.trusted_keys,
             allow_unsigned_assertion_in_signed_response: self
+                .inner
                 .options
                 .allow_unsigned_assertion_in_signed_response,
-            clock_skew: self.options.clock_skew,
-            max_issue_age: self.options.max_issue_age,
-            limits: self.options.limits,
+            clock_skew: self.inner.options.clock_skew,
+            max_issue_age: self.inner.options.max_issue_age,
+            limits: self.inner.options.limits,
         }
     }
 
     /// This connection's SP metadata document for `acs_url`.
     pub fn sp_metadata(&self, acs_url: &str) -> String {
-        let formats: Vec<&str> = match &self.options.name_id_format {
+        let formats: Vec<&str> = match &self.inner.options.name_id_format {
             Some(f) => vec![f.as_str()],
             None => vec![response::PERSISTENT],
         };
         SpMetadata {
-            entity_id: &self.options.sp_entity_id,
+            entity_id: &self.inner.options.sp_entity_id,
             acs_url,
             name_id_formats: &formats,
             signing_certificate: self
+                .inner
                 .options
                 .sign_requests
                 .as_ref()
@@ -752,17 +765,17 @@ impl SamlAdapter {
         now: SystemTime,
         force: bool,
     ) -> Result<Vec<TrustedKey>, SamlError> {
-        let (Some(url), Some(fetcher)) = (&settings.metadata_url, &self.fetcher) else {
-            return Ok(settings.trusted_keys.clone());
+        let (Some(url), Some(fetcher)) = (&settings.inner.metadata_url, &self.fetcher) else {
+            return Ok(settings.inner.trusted_keys.clone());
         };
         match fetcher.get(url, now, force).await {
-            Ok(md) if md.entity_id == settings.idp_entity_id => Ok(md.signing_keys.clone()),
+            Ok(md) if md.entity_id == settings.inner.idp_entity_id => Ok(md.signing_keys.clone()),
             Ok(_) => Err(SamlError::Metadata(
                 "the metadata at the connection's URL now names another entity ID".into(),
             )),
             Err(e) => {
                 tracing::warn!(target: "ssokit::saml", error = %e, "IdP metadata unavailable; using the configured keys");
-                Ok(settings.trusted_keys.clone())
+                Ok(settings.inner.trusted_keys.clone())
             }
         }
     }
@@ -784,7 +797,7 @@ impl SamlAdapter {
         in_response_to: Option<&str>,
         now: SystemTime,
     ) -> Result<VerifiedIdentity, Error> {
-        if in_response_to.is_none() && !settings.options.allow_idp_initiated {
+        if in_response_to.is_none() && !settings.inner.options.allow_idp_initiated {
             return Err(SamlError::Unsolicited.into());
         }
         let keys = self.keys(settings, now, false).await?;
@@ -793,7 +806,7 @@ impl SamlAdapter {
         let assertion = match validate_response(saml_response, &expect, now) {
             Err(SamlError::Signature(
                 dsig::SignatureError::Invalid | dsig::SignatureError::NoMatchingKey,
-            )) if settings.metadata_url.is_some() && self.fetcher.is_some() => {
+            )) if settings.inner.metadata_url.is_some() && self.fetcher.is_some() => {
                 let fresh = self.keys(settings, now, true).await?;
                 let mut expect = settings.expectations(acs_url, in_response_to);
                 expect.keys = &fresh;
@@ -801,7 +814,7 @@ impl SamlAdapter {
             }
             other => other?,
         };
-        let (subject, profile) = settings.options.mapping.identity(&assertion)?;
+        let (subject, profile) = settings.inner.options.mapping.identity(&assertion)?;
         let ttl = assertion
             .replay_until
             .duration_since(now)
@@ -845,27 +858,33 @@ impl IdpAdapter for SamlAdapter {
         let request = authn::AuthnRequest {
             id: &id,
             issue_instant: req.now,
-            destination: s.sso_url.as_str(),
+            destination: s.inner.sso_url.as_str(),
             acs_url: acs,
-            sp_entity_id: &s.options.sp_entity_id,
-            name_id_format: s.options.name_id_format.as_deref(),
+            sp_entity_id: &s.inner.options.sp_entity_id,
+            name_id_format: s.inner.options.name_id_format.as_deref(),
             force_authn: false,
         }
         .to_xml();
-        let (url, post_fields) = match s.binding {
+        let (url, post_fields) = match s.inner.binding {
             Binding::Redirect => (
                 authn::redirect_url(
-                    &s.sso_url,
+                    &s.inner.sso_url,
                     &request,
                     req.state,
-                    s.options.sign_requests.as_ref(),
+                    s.inner.options.sign_requests.as_ref(),
                 )?,
                 None,
             ),
-            Binding::Post => (
-                s.sso_url.clone(),
-                Some(authn::post_fields(&request, req.state)),
-            ),
+            Binding::Post => {
+                let request = match &s.inner.options.sign_requests {
+                    Some(key) => authn::sign_enveloped(&request, key)?,
+                    None => request,
+                };
+                (
+                    s.inner.sso_url.clone(),
+                    Some(authn::post_fields(&request, req.state)),
+                )
+            }
         };
         Ok(Started {
             url,

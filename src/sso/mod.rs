@@ -214,6 +214,11 @@ impl SsoBuilder {
         );
         #[cfg(feature = "oidc")]
         adapters.insert(ProtocolFamily::Oidc, oidc.clone());
+        #[cfg(feature = "saml")]
+        adapters.insert(
+            ProtocolFamily::Saml,
+            Arc::new(crate::saml::SamlAdapter::with_flow_store(flows.clone())),
+        );
         let _ = &http;
         Ok(Sso {
             inner: Arc::new(Inner {
@@ -316,6 +321,30 @@ impl Sso {
     /// The configuration.
     pub fn config(&self) -> &SsoConfig {
         &self.inner.config
+    }
+
+    /// The SAML service-provider metadata of a connection (entity id, ACS
+    /// with HTTP-POST), to give to the customer's IdP.
+    #[cfg(feature = "saml")]
+    pub async fn saml_metadata(
+        &self,
+        connection: &crate::types::ConnectionId,
+    ) -> Result<String, Error> {
+        let conn = self
+            .inner
+            .connections
+            .connection(connection)
+            .await?
+            .ok_or(BadRequest::NoConnection)?;
+        match &conn.protocol {
+            crate::connection::Protocol::Saml(s) => Ok(s.sp_metadata(self.inner.acs.as_str())),
+            _ => Err(BadRequest::NoConnection.into()),
+        }
+    }
+
+    /// The SAML assertion consumer service URL (HTTP-POST).
+    pub fn saml_acs_url(&self) -> &Url {
+        &self.inner.acs
     }
 
     /// The OIDC redirect URI to register at identity providers.

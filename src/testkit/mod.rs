@@ -138,6 +138,177 @@
 //! # }
 //! ```
 //!
+//! # Testing your application's SSO
+//!
+//! The provider is meant for *your* tests: run it on loopback, point your
+//! application's connection at it, and check what your application does
+//! when the identity provider behaves — and when it does not. Three levels,
+//! fastest first:
+//!
+//! 1. **Through [`Sso`](crate::Sso)**, as below: begin, let
+//!    [`sign_in`](DevProvider::sign_in) play the user at the sign-in page,
+//!    complete. No browser, no HTTP server of yours; a
+//!    [`ManualClock`](crate::clock::ManualClock) moves time.
+//! 2. **Through your routes over HTTP**: serve your app on `127.0.0.1:0`
+//!    (with `ssokit::integrations::axum` or `::actix`, or your own routes)
+//!    and drive it with an HTTP client that keeps cookies and does not follow
+//!    redirects: `POST /login` → the provider's page (its hidden fields plus
+//!    `login`) → your callback → your session. `tests/integration_axum.rs`
+//!    in this repository does exactly that. Or switch on
+//!    [`set_auto_login_from_hint`](DevProvider::set_auto_login_from_hint)
+//!    and simply follow redirects: the provider signs in as the typed
+//!    e-mail.
+//! 3. **In a browser**: `tests/browser/` signs in through the demo in
+//!    headless Chromium.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use ssokit::clock::ManualClock;
+//! use ssokit::flow::{Begin, Outcome};
+//! use ssokit::hooks::{MemoryDirectory, MemoryMailer};
+//! use ssokit::testkit::{DevProvider, DevUser, Fault};
+//! use ssokit::{BeginLogin, Connection, Error, LoginHint, Sso, SsoConfig, StaticConnections, Tenant};
+//!
+//! const APP: &str = "http://127.0.0.1:8080";
+//!
+//! /// One login, as your application's routes do it.
+//! async fn login(sso: &Sso, idp: &DevProvider, email: &str) -> Result<Outcome, Error> {
+//!     let hint = LoginHint::Email(email.into());
+//!     let Begin::Redirect(r) = sso.begin_login(BeginLogin { hint, return_to: None }).await? else {
+//!         panic!("one connection matches");
+//!     };
+//!     // The user signs in at the provider's page; it redirects to your callback.
+//!     let callback = idp.sign_in(&r.url, email).expect("a valid authorization request");
+//!     sso.complete_login(callback.query().unwrap_or(""), Some(r.flow_cookie.expose())).await
+//! }
+//!
+//! /// Your application's `Sso` (in your tests, built as in production, with
+//! /// the connection pointing at the provider).
+//! fn app(connection: serde_json::Value, domain: &str, clock: &ManualClock) -> Sso {
+//!     let connection = Connection::from_spec(serde_json::from_value(connection).unwrap()).unwrap();
+//!     let tenant = Tenant { id: connection.tenant.clone(), domains: vec![domain.into()], subdomain: None };
+//!     Sso::builder(SsoConfig::new(APP.parse().unwrap()))
+//!         .connections(Arc::new(StaticConnections::new(vec![tenant], vec![connection]).unwrap()))
+//!         .users(Arc::new(MemoryDirectory::new()))
+//!         .mailer(Arc::new(MemoryMailer::new()))
+//!         .clock(Arc::new(clock.clone()))
+//!         .build()
+//!         .unwrap()
+//! }
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let idp = DevProvider::spawn_local(|base| {
+//!     DevProvider::new(base)
+//!         .with_client("app", "secret", &[&format!("{APP}/sso/oidc/callback")])
+//!         .with_user(DevUser::new("ann@acme.test").with_groups(["staff"]))
+//! })
+//! .await?;
+//! let clock = ManualClock::starting_now();
+//! let sso = app(serde_json::json!({
+//!     "id": "acme", "tenant": "acme", "kind": "oidc", "issuer": idp.issuer().as_str(),
+//!     "client_id": "app", "client_secret": "secret", "jit": true, "template": { "role": "member" }
+//! }), "acme.test", &clock);
+//! let provider = idp.provider();
+//! assert!(matches!(login(&sso, provider, "ann@acme.test").await?, Outcome::SignedIn(_)));
+//!
+//! // Expired or mis-addressed ID tokens are refused: 401, with a trace id
+//! // for your error page.
+//! for fault in [Fault::ExpiredIdToken, Fault::WrongAudience, Fault::AlgNone] {
+//!     provider.set_fault(fault, true);
+//!     let err = login(&sso, provider, "ann@acme.test").await.unwrap_err();
+//!     assert_eq!(err.status(), 401, "{fault:?}");
+//!     assert!(err.trace_id().is_some());
+//!     provider.clear_faults();
+//! }
+//!
+//! // Key rotation: the provider signs with a new key. An unknown `kid`
+//! // refetches the JWKS at most every 5 minutes, so right after the first
+//! // fetch the login fails closed; 5 minutes later it refetches and succeeds.
+//! provider.rotate_keys();
+//! assert_eq!(login(&sso, provider, "ann@acme.test").await.unwrap_err().status(), 401);
+//! clock.advance(Duration::from_secs(301));
+//! assert!(matches!(login(&sso, provider, "ann@acme.test").await?, Outcome::SignedIn(_)));
+//! assert_eq!(provider.request_counts().jwks, 2);
+//! # Ok(()) }
+//! ```
+//!
+//! The same works against Microsoft Entra ID's quirks ([`DevProvider::entra`]):
+//! an `entra` connection with `base_url` set to the provider's URL;
+//! [`EntraUser::with_overage`] for a user in too many groups (denied where
+//! groups decide, unless your app supplies a
+//! [`GroupLookup`](crate::hooks::GroupLookup)); [`EntraUser::with_email`]
+//! with `xms_edov` `None` or `false` for an address that is not verified by
+//! its domain's owner (never used to find or link an account); and the
+//! faults a tenant mix-up or an old endpoint produce:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use ssokit::clock::ManualClock;
+//! # use ssokit::flow::{Begin, Outcome};
+//! # use ssokit::hooks::{MemoryDirectory, MemoryMailer};
+//! # use ssokit::{BeginLogin, Connection, Error, LoginHint, Sso, SsoConfig, StaticConnections, Tenant};
+//! use ssokit::policy::DenyReason;
+//! use ssokit::testkit::{DevProvider, EntraUser, Fault};
+//! # const APP: &str = "http://127.0.0.1:8080";
+//! # async fn login(sso: &Sso, idp: &DevProvider, email: &str) -> Result<Outcome, Error> {
+//! #     let hint = LoginHint::Email(email.into());
+//! #     let Begin::Redirect(r) = sso.begin_login(BeginLogin { hint, return_to: None }).await? else { panic!() };
+//! #     let callback = idp.sign_in(&r.url, email).expect("valid");
+//! #     sso.complete_login(callback.query().unwrap_or(""), Some(r.flow_cookie.expose())).await
+//! # }
+//! # fn app(connection: serde_json::Value, domain: &str, clock: &ManualClock) -> Sso {
+//! #     let connection = Connection::from_spec(serde_json::from_value(connection).unwrap()).unwrap();
+//! #     let tenant = Tenant { id: connection.tenant.clone(), domains: vec![domain.into()], subdomain: None };
+//! #     Sso::builder(SsoConfig::new(APP.parse().unwrap()))
+//! #         .connections(Arc::new(StaticConnections::new(vec![tenant], vec![connection]).unwrap()))
+//! #         .users(Arc::new(MemoryDirectory::new())).mailer(Arc::new(MemoryMailer::new()))
+//! #         .clock(Arc::new(clock.clone())).build().unwrap()
+//! # }
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! const CONTOSO: &str = "11111111-1111-1111-1111-111111111111";
+//! const ENGINEERS: &str = "aaaaaaaa-0000-0000-0000-000000000001";
+//! let entra = DevProvider::spawn_local(|base| {
+//!     DevProvider::entra(base)
+//!         .with_client("app", "secret", &[&format!("{APP}/sso/oidc/callback")])
+//!         .with_entra_tenant(CONTOSO, &["contoso.test"])
+//!         .with_entra_user(EntraUser::new(CONTOSO, "alice@contoso.test")
+//!             .with_email(Some("alice@contoso.test"), Some(true)) // xms_edov: verified
+//!             .with_groups([ENGINEERS]))
+//!         .with_entra_user(EntraUser::new(CONTOSO, "many@contoso.test").with_overage(true))
+//! })
+//! .await?;
+//! let sso = app(serde_json::json!({
+//!     "id": "contoso", "tenant": "contoso", "kind": "entra", "tenant_id": CONTOSO,
+//!     "base_url": entra.url().as_str().trim_end_matches('/'),
+//!     "client_id": "app", "client_secret": "secret", "jit": true,
+//!     "template": { "role": "member" }, "allowed_groups": [ENGINEERS]
+//! }), "contoso.test", &ManualClock::starting_now());
+//! let provider = entra.provider();
+//! let Outcome::SignedIn(alice) = login(&sso, provider, "alice@contoso.test").await? else { panic!() };
+//! assert_eq!(alice.user.email, "alice@contoso.test");
+//! let Outcome::Denied(many) = login(&sso, provider, "many@contoso.test").await? else { panic!() };
+//! assert_eq!(many.reason, DenyReason::GroupsOverage);
+//! // The token's issuer names another tenant than its `tid`; a v1.0 token.
+//! for fault in [Fault::IssuerTenantMismatch, Fault::V1Token] {
+//!     provider.set_fault(fault, true);
+//!     assert_eq!(login(&sso, provider, "alice@contoso.test").await.unwrap_err().status(), 401);
+//!     provider.clear_faults();
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! For Okta ([`DevProvider::okta`]): a connection of kind `okta` whose
+//! `domain` is the provider's URL; users made with [`DevUser::okta`]; the
+//! app's groups claim filter
+//! ([`set_groups_claim_filter`](DevProvider::set_groups_claim_filter)) and
+//! thin ID tokens completed from userinfo
+//! ([`set_thin_id_tokens`](DevProvider::set_thin_id_tokens)), so that a
+//! `role_map` from Okta groups is tested as Okta really sends them.
+//!
 //! # Entra-like and Okta-like flavors
 //!
 //! Two more constructors make the same provider behave like the identity

@@ -834,7 +834,9 @@ impl DevSamlIdp {
                 self.inner.sso_url
             )));
         }
-        let pending = self.check_request(binding, &fields, true).map_err(rejected)?;
+        let pending = self
+            .check_request(binding, &fields, true)
+            .map_err(rejected)?;
         let login = normalize_login(login).map_err(|m| rejected(m.to_owned()))?;
         self.complete(&pending, login).map_err(rejected)
     }
@@ -996,7 +998,9 @@ impl DevSamlIdp {
             let user = state
                 .users
                 .iter()
-                .find(|u| u.login.eq_ignore_ascii_case(login) || u.email.eq_ignore_ascii_case(login))
+                .find(|u| {
+                    u.login.eq_ignore_ascii_case(login) || u.email.eq_ignore_ascii_case(login)
+                })
                 .cloned()
                 .unwrap_or_else(|| SamlUser::new(&login.to_lowercase()));
             (user, state.names.clone(), state.faults)

@@ -40,13 +40,12 @@ pub(super) fn decode(binding: SamlBinding, value: &str) -> Result<String, String
         .decode(clean.as_bytes())
         .map_err(|_| "The SAMLRequest is not base64.".to_owned())?;
     let xml = match binding {
-        SamlBinding::Redirect => {
-            miniz_oxide::inflate::decompress_to_vec_with_limit(&raw, MAX_XML).map_err(|_| {
+        SamlBinding::Redirect => miniz_oxide::inflate::decompress_to_vec_with_limit(&raw, MAX_XML)
+            .map_err(|_| {
                 "The SAMLRequest is not raw DEFLATE data (the HTTP-Redirect binding \
                  compresses the request without zlib header)."
                     .to_owned()
-            })?
-        }
+            })?,
         SamlBinding::Post => raw,
     };
     String::from_utf8(xml).map_err(|_| "The SAMLRequest is not UTF-8.".to_owned())
@@ -73,9 +72,7 @@ pub(super) fn parse(xml: &str) -> Result<ParsedRequest, String> {
         .map_err(|e| format!("The SAMLRequest is not acceptable XML: {e}."))?;
     let root = doc.root();
     if !root.is(PROTOCOL_NS, "AuthnRequest") {
-        return Err(
-            "The SAMLRequest is not a SAML 2.0 AuthnRequest (samlp:AuthnRequest).".into(),
-        );
+        return Err("The SAMLRequest is not a SAML 2.0 AuthnRequest (samlp:AuthnRequest).".into());
     }
     if root.attr("Version") != Some("2.0") {
         return Err("The AuthnRequest's Version is not 2.0.".into());
@@ -87,9 +84,7 @@ pub(super) fn parse(xml: &str) -> Result<ParsedRequest, String> {
     match root.attr("IssueInstant") {
         Some(t) if parse_instant(t).is_some() => {}
         Some(_) => {
-            return Err(
-                "The AuthnRequest's IssueInstant is not a UTC xs:dateTime (…T…Z).".into(),
-            );
+            return Err("The AuthnRequest's IssueInstant is not a UTC xs:dateTime (…T…Z).".into());
         }
         None => return Err("The AuthnRequest has no IssueInstant.".into()),
     }
@@ -97,9 +92,7 @@ pub(super) fn parse(xml: &str) -> Result<ParsedRequest, String> {
     let issuer = match (issuers.next().and_then(|i| i.text()), issuers.next()) {
         (Some(text), None) if !text.trim().is_empty() => text.trim().to_owned(),
         _ => {
-            return Err(
-                "The AuthnRequest must have one saml:Issuer: the SP entity ID.".into(),
-            );
+            return Err("The AuthnRequest must have one saml:Issuer: the SP entity ID.".into());
         }
     };
     if let Some(binding) = root.attr("ProtocolBinding")
@@ -165,14 +158,20 @@ mod tests {
         let issuer = "<saml:Issuer>sp</saml:Issuer>";
         for (extra, children) in [
             ("", ""),
-            ("", "<saml:Issuer>a</saml:Issuer><saml:Issuer>b</saml:Issuer>"),
+            (
+                "",
+                "<saml:Issuer>a</saml:Issuer><saml:Issuer>b</saml:Issuer>",
+            ),
             (
                 " ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact\"",
                 issuer,
             ),
             (" AssertionConsumerServiceIndex=\"0\"", issuer),
         ] {
-            assert!(parse(&request(extra, children)).is_err(), "{extra} {children}");
+            assert!(
+                parse(&request(extra, children)).is_err(),
+                "{extra} {children}"
+            );
         }
         assert!(parse("<x/>").is_err());
         assert!(parse("<!DOCTYPE x><x/>").is_err());

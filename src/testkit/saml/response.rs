@@ -220,7 +220,10 @@ impl AssertionDraft {
 /// The attributes of `user` under `names`: e-mail, display name, groups
 /// (when any), then the user's own attributes, which replace a standard one
 /// of the same name. Empty names are left out.
-pub(super) fn attributes(user: &SamlUser, names: &SamlAttributeNames) -> Vec<(String, Vec<String>)> {
+pub(super) fn attributes(
+    user: &SamlUser,
+    names: &SamlAttributeNames,
+) -> Vec<(String, Vec<String>)> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     let mut add = |name: &str, values: Vec<String>| {
         if name.is_empty() || values.is_empty() {
@@ -329,8 +332,7 @@ pub(super) fn issue(
     } else {
         Algorithm::RsaSha256
     };
-    let signature =
-        sign::enveloped_signature(&|s| draft.render(s), &assertion_id, key, algorithm)?;
+    let signature = sign::enveloped_signature(&|s| draft.render(s), &assertion_id, key, algorithm)?;
     if faults.contains(SamlFault::TamperedAfterSigning)
         && let Some(a) = draft.assertion.as_mut()
     {

@@ -112,11 +112,7 @@ fn sign_bytes(key: Key, algorithm: Algorithm, data: &[u8]) -> Result<Vec<u8>, St
                 .map_err(|_| "RSA signing failed".to_owned())?;
             Ok(sig)
         }
-        Algorithm::RsaSha1 => Ok(pkcs1_sha1_sign(
-            &pair.modulus,
-            &pair.private_exponent,
-            data,
-        )),
+        Algorithm::RsaSha1 => Ok(pkcs1_sha1_sign(&pair.modulus, &pair.private_exponent, data)),
     }
 }
 
@@ -395,7 +391,10 @@ mod tests {
             SHA256_DIGEST_INFO,
             ring::digest::digest(&ring::digest::SHA256, data).as_ref(),
         );
-        assert_eq!(ours, sign_bytes(Key::Idp, Algorithm::RsaSha256, data).unwrap());
+        assert_eq!(
+            ours,
+            sign_bytes(Key::Idp, Algorithm::RsaSha256, data).unwrap()
+        );
         let public = pair.ring.public_key().as_ref();
         UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public)
             .verify(data, &ours)
@@ -413,10 +412,7 @@ mod tests {
 
     #[test]
     fn the_keys_differ_and_match_their_certificates() {
-        assert_ne!(
-            key_pair(Key::Idp).modulus,
-            key_pair(Key::Unknown).modulus
-        );
+        assert_ne!(key_pair(Key::Idp).modulus, key_pair(Key::Unknown).modulus);
         for key in [Key::Idp, Key::Unknown] {
             let trusted = crate::saml::TrustedKey::from_certificate_der(certificate(key)).unwrap();
             assert_eq!(

@@ -110,9 +110,9 @@ fn form(html: &str) -> (String, Vec<(String, String)>) {
     let action = attr(form_tag, "action").expect("a form action");
     let mut fields = Vec::new();
     for part in html[form_at..].split("<input ").skip(1) {
-        let tag = &part[..part.find('>').unwrap()];
-        if attr(tag, "type").as_deref() == Some("hidden") {
-            fields.push((attr(tag, "name").unwrap(), attr(tag, "value").unwrap()));
+        let tag = format!(" {}", &part[..part.find('>').unwrap()]);
+        if attr(&tag, "type").as_deref() == Some("hidden") {
+            fields.push((attr(&tag, "name").unwrap(), attr(&tag, "value").unwrap()));
         }
     }
     (action, fields)
@@ -139,7 +139,10 @@ fn post_of(html: &str) -> AcsPost {
 async fn metadata_is_served_and_parses_with_ssokit() {
     let running = start().await;
     let idp = running.idp();
-    assert_eq!(running.entity_id(), format!("{}dev/saml/metadata", running.url()));
+    assert_eq!(
+        running.entity_id(),
+        format!("{}dev/saml/metadata", running.url())
+    );
     let response = http().get(idp.metadata_url().clone()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -177,15 +180,24 @@ async fn redirect_binding_round_trip_over_http() {
 
     let page = client.get(redirect(&settings, &xml)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    let csp = page.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    let csp = page.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("Alice Liddell"), "seeded users are offered");
     assert!(html.contains(SP), "the page names the SP");
     let (action, mut fields) = form(&html);
     assert_eq!(action, idp.sso_url().as_str());
     assert_eq!(field(&fields, "RelayState"), Some(RELAY));
-    assert_eq!(idp.last_authn_request().unwrap().binding, SamlBinding::Redirect);
+    assert_eq!(
+        idp.last_authn_request().unwrap().binding,
+        SamlBinding::Redirect
+    );
 
     fields.push(("login".into(), "  Alice  ".into()));
     let answer = client.post(&action).form(&fields).send().await.unwrap();
@@ -221,7 +233,10 @@ async fn redirect_binding_round_trip_over_http() {
     assert!(!request.signed);
     assert_eq!(request.xml, xml);
     let counts = idp.request_counts();
-    assert_eq!((counts.sso_redirect, counts.login, counts.sso_post), (1, 1, 0));
+    assert_eq!(
+        (counts.sso_redirect, counts.login, counts.sso_post),
+        (1, 1, 0)
+    );
     running.shutdown().await.unwrap();
 }
 
@@ -252,7 +267,10 @@ async fn post_binding_round_trip_over_http() {
     assert_eq!(assertion.name_id.value, "dev|alice");
     assert_eq!(idp.last_authn_request().unwrap().binding, SamlBinding::Post);
     let counts = idp.request_counts();
-    assert_eq!((counts.sso_redirect, counts.sso_post, counts.login), (0, 1, 1));
+    assert_eq!(
+        (counts.sso_redirect, counts.sso_post, counts.login),
+        (0, 1, 1)
+    );
 }
 
 fn connection(settings: SamlSettings) -> Connection {
@@ -347,13 +365,17 @@ async fn every_fault_is_refused_by_the_sp() {
         (SamlFault::Unsolicited, "unsolicited"),
         (SamlFault::Sha1, "signature.weak_algorithm"),
     ];
-    assert_eq!(expected.len(), SamlFault::ALL.len(), "every fault is tested");
+    assert_eq!(
+        expected.len(),
+        SamlFault::ALL.len(),
+        "every fault is tested"
+    );
     for (fault, code) in expected {
         idp.clear_faults();
         idp.set_fault(fault, true);
         assert_eq!(idp.faults(), SamlFaults::NONE.with(fault));
         let (id, xml) = authn_request(&settings, None);
-        let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+        let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
         let err = validate(&settings, &post, Some(&id)).unwrap_err();
         assert_eq!(err.code(), code, "{fault:?}: {err}");
         let response = post.response_xml();
@@ -369,7 +391,7 @@ async fn every_fault_is_refused_by_the_sp() {
     }
     idp.clear_faults();
     let (id, xml) = authn_request(&settings, None);
-    let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+    let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
     validate(&settings, &post, Some(&id)).expect("accepted again without faults");
 
     // Faults combine and are listed in order.
@@ -379,8 +401,10 @@ async fn every_fault_is_refused_by_the_sp() {
         [SamlFault::Unsigned, SamlFault::Sha1]
     );
     assert_eq!(format!("{both:?}"), "{Unsigned, Sha1}");
-    let idp = idp.with_fault(SamlFault::Unsigned).with_fault(SamlFault::Sha1);
-    let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+    let idp = idp
+        .with_fault(SamlFault::Unsigned)
+        .with_fault(SamlFault::Sha1);
+    let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
     assert_eq!(
         validate(&settings, &post, Some(&id)).unwrap_err().code(),
         "signature.missing",
@@ -452,7 +476,7 @@ async fn responses_verify_with_xmlsec1() {
             idp.set_fault(f, true);
         }
         let (_, xml) = authn_request(&settings, None);
-        let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+        let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
         let file = dir.join(format!("{name}.xml"));
         std::fs::write(&file, post.response_xml()).unwrap();
         let out = std::process::Command::new("xmlsec1")
@@ -469,7 +493,10 @@ async fn responses_verify_with_xmlsec1() {
         out.status.success()
     };
     assert!(verify("valid", None), "xmlsec1 verifies the assertion");
-    assert!(verify("sha1", Some(SamlFault::Sha1)), "the SHA-1 signature is genuine");
+    assert!(
+        verify("sha1", Some(SamlFault::Sha1)),
+        "the SHA-1 signature is genuine"
+    );
     assert!(
         verify("expired", Some(SamlFault::ExpiredAssertion)),
         "faults outside the signature keep it valid"
@@ -486,7 +513,9 @@ async fn responses_have_the_documented_shape() {
         .with_user(alice().with_attribute("urn:oid:2.5.4.42", ["Alice"]));
     let settings = settings(&idp);
     let (id, xml) = authn_request(&settings, None);
-    let post = idp.sign_in(&redirect(&settings, &xml), "ALICE@example.test").unwrap();
+    let post = idp
+        .sign_in(redirect(&settings, &xml), "ALICE@example.test")
+        .unwrap();
     let response = post.response_xml();
     let doc = Document::parse(&response, &Limits::PROTOCOL).unwrap();
     let root = doc.root();
@@ -507,10 +536,8 @@ async fn responses_have_the_documented_shape() {
         ]
     );
     let conditions = assertion.child_elements().nth(3).unwrap();
-    let not_on_or_after = crate::saml::response::parse_instant(
-        conditions.attr("NotOnOrAfter").unwrap(),
-    )
-    .unwrap();
+    let not_on_or_after =
+        crate::saml::response::parse_instant(conditions.attr("NotOnOrAfter").unwrap()).unwrap();
     let ttl = not_on_or_after
         .duration_since(SystemTime::now())
         .unwrap()
@@ -519,17 +546,26 @@ async fn responses_have_the_documented_shape() {
     let assertion = validate(&settings, &post, Some(&id)).unwrap();
     assert_eq!(assertion.attribute("urn:oid:2.5.4.42"), Some("Alice"));
     assert_eq!(
-        settings.options().mapping.identity(&assertion).unwrap().1.given_name.as_deref(),
+        settings
+            .options()
+            .mapping
+            .identity(&assertion)
+            .unwrap()
+            .1
+            .given_name
+            .as_deref(),
         Some("Alice")
     );
     // Every Response has fresh IDs.
-    let other = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+    let other = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
     assert_ne!(
         validate(&settings, &other, Some(&id)).unwrap().assertion_id,
         assertion.assertion_id
     );
     // Made-up users for unknown logins.
-    let post = idp.sign_in(&redirect(&settings, &xml), " Jane.Doe ").unwrap();
+    let post = idp
+        .sign_in(redirect(&settings, &xml), " Jane.Doe ")
+        .unwrap();
     let jane = validate(&settings, &post, Some(&id)).unwrap();
     assert_eq!(jane.name_id.value, "dev|jane.doe");
     assert_eq!(jane.attribute("displayName"), Some("Jane Doe"));
@@ -543,12 +579,15 @@ async fn email_name_ids_on_request() {
         .with_user(alice());
     let settings = settings(&idp);
     let (id, xml) = authn_request(&settings, Some(response::EMAIL));
-    let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+    let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
     let assertion = validate(&settings, &post, Some(&id)).unwrap();
     assert_eq!(assertion.name_id.value, "alice@example.test");
     assert_eq!(assertion.name_id.format.as_deref(), Some(response::EMAIL));
-    let (_, xml) = authn_request(&settings, Some("urn:oasis:names:tc:SAML:2.0:nameid-format:transient"));
-    let err = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap_err();
+    let (_, xml) = authn_request(
+        &settings,
+        Some("urn:oasis:names:tc:SAML:2.0:nameid-format:transient"),
+    );
+    let err = idp.sign_in(redirect(&settings, &xml), "alice").unwrap_err();
     assert!(err.message().contains("NameIDPolicy"), "{err}");
 }
 
@@ -563,7 +602,14 @@ async fn idp_initiated_responses_need_the_connection_to_allow_them() {
     assert_eq!(post.relay_state, None);
     let conn_id = crate::types::ConnectionId::new("dev-saml");
     let refused = adapter
-        .verify(&conn_id, &settings(&idp), &post.saml_response, ACS, None, SystemTime::now())
+        .verify(
+            &conn_id,
+            &settings(&idp),
+            &post.saml_response,
+            ACS,
+            None,
+            SystemTime::now(),
+        )
         .await
         .unwrap_err();
     assert_eq!(saml_error(&refused), &SamlError::Unsolicited);
@@ -571,33 +617,46 @@ async fn idp_initiated_responses_need_the_connection_to_allow_them() {
     options.allow_idp_initiated = true;
     let allowing = SamlSettings::from_metadata(&idp.metadata_xml(), options).unwrap();
     let identity = adapter
-        .verify(&conn_id, &allowing, &post.saml_response, ACS, None, SystemTime::now())
+        .verify(
+            &conn_id,
+            &allowing,
+            &post.saml_response,
+            ACS,
+            None,
+            SystemTime::now(),
+        )
         .await
         .unwrap();
     assert_eq!(identity.key.subject, "dev|alice");
-    assert!(idp.idp_initiated("https://unknown.example", "alice").is_err());
+    assert!(
+        idp.idp_initiated("https://unknown.example", "alice")
+            .is_err()
+    );
     assert!(idp.idp_initiated(SP, "  ").is_err());
 }
 
 #[tokio::test]
 async fn the_clock_offset_moves_every_instant() {
-    let idp = DevSamlIdp::new(Url::parse("http://127.0.0.1:3000/dev/saml").unwrap())
-        .with_sp(SP, ACS);
+    let idp =
+        DevSamlIdp::new(Url::parse("http://127.0.0.1:3000/dev/saml").unwrap()).with_sp(SP, ACS);
     let settings = settings(&idp);
     let (id, xml) = authn_request(&settings, None);
     idp.set_time_offset(-3600);
     let past = idp.now();
     assert!(SystemTime::now().duration_since(past).unwrap() >= Duration::from_secs(3599));
-    let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
-    assert_eq!(validate(&settings, &post, Some(&id)).unwrap_err().code(), "expired");
+    let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
+    assert_eq!(
+        validate(&settings, &post, Some(&id)).unwrap_err().code(),
+        "expired"
+    );
     idp.set_time_offset(3600);
-    let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+    let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
     assert_eq!(
         validate(&settings, &post, Some(&id)).unwrap_err().code(),
         "not_yet_valid"
     );
     idp.set_time_offset(0);
-    let post = idp.sign_in(&redirect(&settings, &xml), "alice").unwrap();
+    let post = idp.sign_in(redirect(&settings, &xml), "alice").unwrap();
     validate(&settings, &post, Some(&id)).unwrap();
 }
 
@@ -613,7 +672,7 @@ async fn attribute_names_follow_other_presets() {
     )
     .unwrap();
     let (id, xml) = authn_request(&adfs, None);
-    let post = idp.sign_in(&redirect(&adfs, &xml), "alice").unwrap();
+    let post = idp.sign_in(redirect(&adfs, &xml), "alice").unwrap();
     let assertion = validate(&adfs, &post, Some(&id)).unwrap();
     assert!(
         assertion
@@ -657,15 +716,33 @@ async fn bad_requests_get_an_error_page() {
         if let Some(acs) = acs {
             x.push_str(&format!(" AssertionConsumerServiceURL=\"{acs}\""));
         }
-        x.push_str(&format!("><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"));
+        x.push_str(&format!(
+            "><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"
+        ));
         x
     };
     let long = "r".repeat(81);
     let cases = [
-        (request("https://unknown.example", Some(ACS), sso.as_str()), RELAY, "Unknown service provider"),
-        (request(SP, Some("http://127.0.0.1:9/evil"), sso.as_str()), RELAY, "is not registered"),
-        (request(SP, Some(ACS), "https://elsewhere.example/sso"), RELAY, "Destination"),
-        (request(SP, Some(ACS), sso.as_str()), long.as_str(), "80 bytes"),
+        (
+            request("https://unknown.example", Some(ACS), sso.as_str()),
+            RELAY,
+            "Unknown service provider",
+        ),
+        (
+            request(SP, Some("http://127.0.0.1:9/evil"), sso.as_str()),
+            RELAY,
+            "is not registered",
+        ),
+        (
+            request(SP, Some(ACS), "https://elsewhere.example/sso"),
+            RELAY,
+            "Destination",
+        ),
+        (
+            request(SP, Some(ACS), sso.as_str()),
+            long.as_str(),
+            "80 bytes",
+        ),
         ("<html/>".to_owned(), RELAY, "not a SAML 2.0 AuthnRequest"),
     ];
     for (xml, relay, message) in &cases {
@@ -677,26 +754,36 @@ async fn bad_requests_get_an_error_page() {
         let err = idp.sign_in(&url, "alice").unwrap_err();
         assert!(err.message().contains(message), "{err}");
     }
-    for query in ["", "SAMLRequest=%%%", "SAMLRequest=AAAA", "SAMLRequest=a&SAMLRequest=b"] {
-        let page = client
-            .get(format!("{sso}?{query}"))
-            .send()
-            .await
-            .unwrap();
+    for query in [
+        "",
+        "SAMLRequest=%%%",
+        "SAMLRequest=AAAA",
+        "SAMLRequest=a&SAMLRequest=b",
+    ] {
+        let page = client.get(format!("{sso}?{query}")).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::BAD_REQUEST, "{query}");
     }
-    let page = client.post(sso.clone()).form(&[("RelayState", "x")]).send().await.unwrap();
+    let page = client
+        .post(sso.clone())
+        .form(&[("RelayState", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     assert_eq!(idp.request_counts().sso_redirect, cases.len() as u64 + 4);
     assert_eq!(idp.request_counts().sso_post, 1);
 
     // No ACS URL in the request: the SP's first one. Another registered one: that one.
     let xml = request(SP, None, sso.as_str());
-    let post = idp.sign_in(&authn::redirect_url(&sso, &xml, "", None).unwrap(), "alice").unwrap();
+    let post = idp
+        .sign_in(authn::redirect_url(&sso, &xml, "", None).unwrap(), "alice")
+        .unwrap();
     assert_eq!(post.url.as_str(), ACS);
     assert_eq!(post.relay_state, None);
     let xml = request(SP, Some("http://127.0.0.1:9/other/acs"), sso.as_str());
-    let post = idp.sign_in(&authn::redirect_url(&sso, &xml, "", None).unwrap(), "alice").unwrap();
+    let post = idp
+        .sign_in(authn::redirect_url(&sso, &xml, "", None).unwrap(), "alice")
+        .unwrap();
     assert_eq!(post.url.as_str(), "http://127.0.0.1:9/other/acs");
 
     // sign_in checks the endpoint and the login.
@@ -704,7 +791,12 @@ async fn bad_requests_get_an_error_page() {
     let good = redirect(&settings, &xml);
     let mut elsewhere = good.clone();
     elsewhere.set_path("/dev/saml/other");
-    assert!(idp.sign_in(&elsewhere, "alice").unwrap_err().message().contains("single sign-on"));
+    assert!(
+        idp.sign_in(&elsewhere, "alice")
+            .unwrap_err()
+            .message()
+            .contains("single sign-on")
+    );
     assert!(idp.sign_in(&good, "   ").is_err());
     let post = SsoRequest::Post {
         url: sso.clone(),
@@ -719,7 +811,10 @@ async fn bad_requests_get_an_error_page() {
     let again = client.post(&action).form(&fields).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
     let html = again.text().await.unwrap();
-    assert!(html.contains("role=\"alert\"") && html.contains("name=\"login\""), "{html}");
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("name=\"login\""),
+        "{html}"
+    );
 }
 
 #[tokio::test]
@@ -727,7 +822,11 @@ async fn nests_in_a_host_router_with_state() {
     #[derive(Clone)]
     struct AppState;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = Url::parse(&format!("http://{}/dev/saml", listener.local_addr().unwrap())).unwrap();
+    let base = Url::parse(&format!(
+        "http://{}/dev/saml",
+        listener.local_addr().unwrap()
+    ))
+    .unwrap();
     let idp = DevSamlIdp::new(base).with_sp(SP, ACS).with_sample_users();
     let app: Router = Router::<AppState>::new()
         .route("/", axum::routing::get(|| async { "host" }))
@@ -762,10 +861,9 @@ fn the_base_url_has_no_query() {
 
 #[tokio::test]
 async fn spawn_local_refuses_a_base_on_another_origin() {
-    let err = DevSamlIdp::spawn_local(|_| {
-        DevSamlIdp::new(Url::parse("http://127.0.0.2:1/").unwrap())
-    })
-    .await
-    .unwrap_err();
+    let err =
+        DevSamlIdp::spawn_local(|_| DevSamlIdp::new(Url::parse("http://127.0.0.2:1/").unwrap()))
+            .await
+            .unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
