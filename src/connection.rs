@@ -67,6 +67,9 @@ pub struct OidcSettings {
     pub client_id: String,
     /// The client secret (`client_secret_basic`); `None` for public clients.
     pub client_secret: Option<SecretString>,
+    /// A certificate credential (`private_key_jwt`), used instead of the secret.
+    #[cfg(feature = "oidc")]
+    pub client_assertion_key: Option<crate::oidc::assertion::ClientAssertionKey>,
     /// Scopes requested besides `openid`.
     pub scopes: Vec<String>,
     /// Fetch the userinfo endpoint after the token exchange and fill in
@@ -243,6 +246,14 @@ pub struct ConnectionSpec {
     /// OIDC client secret.
     #[serde(default)]
     pub client_secret: Option<SecretString>,
+    /// A certificate credential instead of a client secret: a file with the
+    /// RSA private key (PKCS#8 PEM or DER) the host registered the
+    /// certificate of (Entra's certificate credentials, `private_key_jwt`).
+    #[serde(default)]
+    pub client_certificate_key_file: Option<String>,
+    /// The base64url SHA-256 thumbprint of that certificate (`x5t#S256`).
+    #[serde(default)]
+    pub client_certificate_thumbprint: Option<String>,
     /// Entra: the customer's tenant id (GUID) or verified tenant domain.
     #[serde(default)]
     pub tenant_id: Option<String>,
@@ -618,7 +629,28 @@ fn oidc_settings(s: &ConnectionSpec) -> Result<Protocol, Error> {
         }
     };
     extra.sort();
+    #[cfg(feature = "oidc")]
+    let client_assertion_key = match (
+        &s.client_certificate_key_file,
+        &s.client_certificate_thumbprint,
+    ) {
+        (Some(path), Some(thumb)) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| config_error(format!("connection {id}: cannot read {path}: {e}")))?;
+            Some(crate::oidc::assertion::ClientAssertionKey::new(
+                &bytes, thumb,
+            )?)
+        }
+        (None, None) => None,
+        _ => {
+            return Err(config_error(format!(
+                "connection {id}: client_certificate_key_file and client_certificate_thumbprint go together"
+            )));
+        }
+    };
     Ok(Protocol::Oidc(OidcSettings {
+        #[cfg(feature = "oidc")]
+        client_assertion_key,
         discovery_url: format!(
             "{}/.well-known/openid-configuration",
             discovery_base.trim_end_matches('/')

@@ -360,9 +360,7 @@ impl<H: SsoHost> SsoRoutes<H> {
 #[cfg(feature = "saml")]
 mod saml {
     use super::*;
-
-    /// The field marking a form this route re-posted to itself.
-    const RESUBMITTED: &str = "ssokit_resubmit";
+    use crate::flow::{REPOST_MARKER, needs_same_site_repost, same_site_repost};
 
     impl<H: SsoHost> SsoRoutes<H> {
         /// `POST /sso/saml/acs`: the form body (`SAMLResponse=…&RelayState=…`)
@@ -371,24 +369,30 @@ mod saml {
         /// The IdP's POST is a cross-site request, on which browsers do not
         /// send the `SameSite=Lax` flow cookie. When it is missing, the route
         /// answers with a page that posts the same fields to itself from this
-        /// site, which carries the cookie; only then is the response checked.
+        /// site ([`same_site_repost`]), which carries the cookie; only then is
+        /// the response checked.
         pub(crate) async fn saml_acs(&self, inc: Incoming<'_>) -> Reply {
             if inc.body.len() > SAML_LIMIT {
                 return self.error_page(&BadRequest::TooLarge("SAMLResponse").into());
             }
-            let fields: Vec<(String, String)> =
-                form_urlencoded::parse(inc.body).into_owned().collect();
-            let resubmitted = fields.iter().any(|(k, _)| k == RESUBMITTED);
+            let Ok(form) = std::str::from_utf8(inc.body) else {
+                return self.error_page(&BadRequest::Malformed("SAMLResponse").into());
+            };
             let flow = inc.cookie(FLOW_COOKIE);
-            if flow.is_none() && !resubmitted {
-                return reply(
-                    StatusCode::OK,
-                    "text/html; charset=utf-8",
-                    super::super::pages::self_post("/sso/saml/acs", &fields, RESUBMITTED),
+            if needs_same_site_repost(form, flow) {
+                let page = same_site_repost("/sso/saml/acs", form);
+                let mut resp = reply(StatusCode::OK, "text/html; charset=utf-8", page);
+                resp.headers_mut().insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'none'; script-src 'unsafe-inline'; form-action 'self'; \
+                         frame-ancestors 'none'",
+                    ),
                 );
+                return resp;
             }
             let params: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(fields.iter().filter(|(k, _)| k != RESUBMITTED))
+                .extend_pairs(form_urlencoded::parse(inc.body).filter(|(k, _)| k != REPOST_MARKER))
                 .finish();
             let result = self.sso.complete_login(&params, flow).await;
             self.outcome(result, &inc).await
@@ -396,9 +400,6 @@ mod saml {
 
         /// `GET /sso/saml/metadata?connection=ID`.
         pub(crate) async fn saml_metadata_xml(&self, inc: Incoming<'_>) -> Reply {
-            let Some(metadata) = self.saml_metadata.clone() else {
-                return self.error_page(&BadRequest::NoConnection.into());
-            };
             let id = form_urlencoded::parse(inc.query.as_bytes())
                 .find(|(k, _)| k == "connection")
                 .map(|(_, v)| v.into_owned())
@@ -406,7 +407,12 @@ mod saml {
             let Some(id) = id else {
                 return self.error_page(&BadRequest::MissingParameter("connection").into());
             };
-            match metadata(self.sso.clone(), ConnectionId::new(id)).await {
+            let id = ConnectionId::new(id);
+            let xml = match self.saml_metadata.clone() {
+                Some(metadata) => metadata(self.sso.clone(), id).await,
+                None => self.sso.saml_metadata(&id).await,
+            };
+            match xml {
                 Ok(xml) => {
                     let mut resp = reply(StatusCode::OK, "application/samlmetadata+xml", xml);
                     // Metadata is public and may be cached briefly.

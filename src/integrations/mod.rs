@@ -10,7 +10,7 @@
 //! | `POST /link/choose` | the link offer's form: `offer`, `choice=link` (or `new`) |
 //! | `GET /link/confirm?token=…` | the mailed link ([`SsoConfig::link_confirm_path`](crate::SsoConfig)): links and signs in |
 //! | `POST /sso/saml/acs` | feature `saml`: the SAML assertion consumer service (HTTP-POST binding) |
-//! | `GET /sso/saml/metadata?connection=ID` | feature `saml`: SP metadata, from [`SsoRoutes::saml_metadata`] |
+//! | `GET /sso/saml/metadata?connection=ID` | feature `saml`: this application's SP metadata for a connection ([`Sso::saml_metadata`]) |
 //! | `/scim/v2/…` | feature `scim`: forwarded to [`SsoRoutes::scim`] |
 //!
 //! Your application keeps its sessions and pages. It answers one small
@@ -259,12 +259,12 @@ impl<H: SsoHost> SsoRoutes<H> {
         &self.host
     }
 
-    /// Serves `GET /sso/saml/metadata?connection=ID` with the XML that
-    /// `metadata` returns for the connection (`application/samlmetadata+xml`).
-    /// Without it, the route answers 404.
+    /// Replaces what `GET /sso/saml/metadata?connection=ID` serves
+    /// (`application/samlmetadata+xml`; default: [`Sso::saml_metadata`]),
+    /// for example to add organisation and contact details.
     ///
     /// ```ignore
-    /// routes.saml_metadata(|sso, id| async move { sso.saml_metadata(&id) })
+    /// routes.saml_metadata(|sso, id| async move { add_contacts(sso.saml_metadata(&id).await?) })
     /// ```
     #[cfg(feature = "saml")]
     #[must_use]

@@ -174,25 +174,6 @@ pub(crate) fn render(page: &Page<'_>) -> String {
     document(title, &b)
 }
 
-/// A page that posts `fields` (and the `marker` field) to `action` from this
-/// site at once, with a button for browsers without JavaScript.
-#[cfg(feature = "saml")]
-pub(crate) fn self_post(action: &str, fields: &[(String, String)], marker: &str) -> String {
-    let mut b = format!(
-        "<h1>Signing you in…</h1><form method=\"post\" action=\"{}\">",
-        esc(action)
-    );
-    for (k, v) in fields {
-        b.push_str(&hidden(k, v));
-    }
-    b.push_str(&hidden(marker, "1"));
-    b.push_str(
-        "<noscript><button type=\"submit\">Continue</button></noscript></form>\
-         <script>document.forms[0].submit()</script>",
-    );
-    document("Signing in", &b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

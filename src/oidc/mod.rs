@@ -12,6 +12,7 @@
 //!   [`KeyCachePolicy::max_age`], and the last good keys kept while the
 //!   provider is down.
 
+pub mod assertion;
 pub mod jwt;
 pub mod keys;
 
@@ -309,8 +310,23 @@ impl OidcAdapter {
             http::header::ACCEPT,
             http::HeaderValue::from_static("application/json"),
         );
-        match &s.client_secret {
-            Some(secret) => {
+        let assertion;
+        match (&s.client_assertion_key, &s.client_secret) {
+            (Some(key), _) => {
+                // private_key_jwt (RFC 7523): a certificate credential.
+                assertion = key.assertion(
+                    &s.client_id,
+                    endpoints.token.as_str(),
+                    unix_seconds(self.clock.now()),
+                )?;
+                form.push(("client_id", &s.client_id));
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                form.push(("client_assertion", &assertion));
+            }
+            (None, Some(secret)) => {
                 // RFC 6749 §2.3.1: form-encode both parts before base64.
                 let enc = |v: &str| {
                     url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
@@ -328,7 +344,7 @@ impl OidcAdapter {
                     })?;
                 headers.insert(http::header::AUTHORIZATION, value);
             }
-            None => {
+            (None, None) => {
                 form.push(("client_id", &s.client_id));
             }
         }

@@ -32,6 +32,31 @@
 //!   preset says the IdP verifies addresses ([`Preset::Google`]).
 //! - Identities are keyed by (connection, stable subject): a persistent NameID
 //!   or configured attributes, never an e-mail address.
+//!
+//! # Decisions (stricter than the SAML specifications allow, and met by
+//! Okta, Entra ID, AD FS, Google, Keycloak, Shibboleth)
+//!
+//! - `Destination` and the Response `Issuer` are required on every Response,
+//!   not only on signed ones; both must match exactly.
+//! - Comments and processing instructions are refused anywhere in a
+//!   protocol message (not merely dropped), and so is any `DOCTYPE`.
+//! - Exactly one `Assertion` in the whole document, as a direct child of the
+//!   Response; `ds:Signature` only as a direct child of the Response or that
+//!   Assertion; no `ds:Object`.
+//! - Transforms are exactly enveloped-signature then exclusive c14n:
+//!   exclusive c14n alone cannot verify an enveloped signature and is
+//!   refused, as is enveloped-signature alone (it implies inclusive c14n).
+//! - Every bearer `SubjectConfirmation` must carry `Recipient` = ACS,
+//!   `NotOnOrAfter` and (solicited) `InResponseTo`; non-bearer methods are
+//!   refused; unknown `Conditions` are refused; at least one
+//!   `AudienceRestriction`, each naming this SP.
+//! - IssueInstant at most 5 minutes old (90 s for IdP-initiated), skew at
+//!   most 180 s, times in UTC (`Z`) only.
+//! - Certificates in metadata are key containers: their validity dates are
+//!   not enforced (the tenant's metadata is the trust anchor), keys are
+//!   compared by their full public key, RSA keys must have ≥ 2048 bits.
+//! - Encrypted assertions are refused with a clear error (not implemented:
+//!   ring cannot decrypt RSA).
 
 pub mod authn;
 pub mod c14n;

@@ -10,7 +10,8 @@
 //   CHROMIUM      (default /usr/bin/chromium)
 //
 // run.sh starts the servers and runs this. Each scenario is one function taking a fresh
-// browser context (its own cookies); to add one, write it and list it in SCENARIOS.
+// browser context (its own cookies); to add one, write it and list it in SCENARIOS (a function
+// with `ready = false` and a `why` is reported as skipped).
 
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -166,21 +167,32 @@ async function oidcProvider(ctx) {
   expect(/member/.test(body), 'the role "member" is not shown');
 }
 
-// The SAML development IdP: not mounted in the demo yet. When it is, sign in through it here
-// (type an e-mail of a SAML-connected tenant → the IdP's page → auto-posted SAMLResponse →
-// signed in) and set `ready` to true.
-async function samlDevIdp(_ctx) {
-  // e.g. await typeEmail(page, DEMO, 'erin@saml.acme.test', 'saml'); …
+// SAML: gina@globex.test's organisation signs in through the demo's development SAML IdP
+// (/dev/saml): its sign-in page, then an auto-submitted POST of the signed Response to the
+// demo's ACS (bounced once through a same-site form when the flow cookie is withheld).
+async function samlGina(ctx) {
+  const page = await ctx.newPage();
+  await typeEmail(page, DEMO, 'gina@globex.test', 'saml');
+  await page.waitForURL(/\/dev\/saml\//);
+  await shot(page, 'saml', 'dev-saml-idp');
+  await page.locator('#login').fill('gina@globex.test');
+  await Promise.all([
+    page.waitForURL(`${DEMO}/`),
+    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
+  ]);
+  await shot(page, 'saml', 'signed-in');
+  const body = await text(page);
+  expect(/Gina/.test(body), 'the signed-in page does not name Gina');
+  expect(/globex/.test(body), 'the signed-in page does not show the organisation globex');
+  expect(/member/.test(body), 'the role "member" is not shown');
 }
-samlDevIdp.ready = false;
-samlDevIdp.why = 'the demo does not mount the SAML development IdP yet';
 
 const SCENARIOS = [
   ['dev IdP: dave@acme.test is created just in time and signed in', jitDave],
   ['dev IdP: ann@acme.test links her existing account through the mailed link', linkAnn],
   ['dev IdP: bob@acme.test is refused with a reason and a trace id', deniedBob],
   ['oidc-provider: dave@acme.test signs in through a real OpenID provider', oidcProvider],
-  ['SAML dev IdP: sign in through SAML', samlDevIdp],
+  ['SAML dev IdP: gina@globex.test signs in through SAML (HTTP-POST to the ACS)', samlGina],
 ];
 
 // ------------------------------------------------------------------ main
