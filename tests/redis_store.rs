@@ -122,6 +122,20 @@ async fn take_is_atomic_across_instances() {
             .await
             .unwrap()
     );
+    // Counters (shared rate limits) lose no increment across instances.
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let s = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            s.increment("rate", Duration::from_secs(30)).await.unwrap()
+        }));
+    }
+    let mut seen: Vec<u64> = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=100).collect::<Vec<u64>>());
 }
 
 #[tokio::test]

@@ -222,3 +222,55 @@ async fn scim_changes_are_events() {
     assert_eq!(events[0].kind, EventKind::ScimChange);
     assert_eq!(events[0].tenant.as_ref().map(|t| t.as_str()), Some("acme"));
 }
+
+#[tokio::test]
+async fn rate_limits_are_shared_by_instances() {
+    let store: Arc<dyn ssokit::store::FlowStore> = Arc::new(ssokit::store::MemoryFlowStore::new());
+    let instance = || {
+        let mut config = ScimConfig::new("http://127.0.0.1:9/scim/v2");
+        config.rate_limit = Some(ssokit::scim::RateLimit {
+            per_second: 5.0,
+            burst: 5.0,
+        });
+        ScimService::builder(config)
+            .directory(Arc::new(MemoryScimDirectory::new()))
+            .revoker(Arc::new(MemoryRevoker::new()))
+            .shared_limits(store.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (instance(), instance());
+    let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    for s in [&a, &b] {
+        s.tokens()
+            .register(
+                &TenantId::new("acme"),
+                None,
+                "t",
+                &SecretString::new(TOKEN),
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    let get = |s: &ScimService, at: SystemTime| {
+        let req = http::Request::builder()
+            .uri("/Users")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Vec::new())
+            .unwrap();
+        let s = s.clone();
+        async move { s.handle(req, at).await.status().as_u16() }
+    };
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        statuses.push(get(if i % 2 == 0 { &a } else { &b }, now).await);
+    }
+    assert_eq!(
+        statuses,
+        vec![200, 200, 200, 200, 200, 429],
+        "five per second across both instances"
+    );
+    // The next second is a new window.
+    assert_eq!(get(&a, now + std::time::Duration::from_secs(1)).await, 200);
+}

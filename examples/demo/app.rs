@@ -116,7 +116,15 @@ impl AppState {
         let events = MemoryEvents::new();
         let scim = match &config.scim {
             Some(c) => Some(Arc::new(
-                build_scim(c, &public_url, &users, store.clone(), &events).await?,
+                build_scim(
+                    c,
+                    &public_url,
+                    &users,
+                    store.clone(),
+                    &events,
+                    flows.clone(),
+                )
+                .await?,
             )),
             None => None,
         };
@@ -543,6 +551,7 @@ async fn build_scim(
     db: &Db,
     connections: Arc<StaticConnections>,
     events: &MemoryEvents,
+    flows: Arc<dyn FlowStore>,
 ) -> Result<ScimService, String> {
     let base = public_url
         .join("/scim/v2")
@@ -561,6 +570,8 @@ async fn build_scim(
         .revoker(Arc::new(crate::scim::DemoRevoker { db: db.clone() }))
         .connections(connections)
         .events(Arc::new(events.clone()))
+        // Limits hold across instances when the flow store is shared (Redis).
+        .shared_limits(flows)
         .build()
         .map_err(|e| format!("scim: {e}"))?;
     scim.tokens()

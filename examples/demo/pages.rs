@@ -78,7 +78,7 @@ fn layout(title: &str, body: &str) -> String {
 <style>{STYLE}</style></head>
 <body><header><a class="brand" href="/"><span class="logo">A</span>Acme Workspace</a><span class="tag">{LOCK} Single sign-on</span></header>
 <main>{body}</main>
-<footer>ssokit demo · development identity provider at <a href="/dev/idp/.well-known/openid-configuration">/dev/idp</a></footer></body></html>"#,
+<footer>ssokit demo · development identity providers: OpenID Connect at <a href="/dev/idp/.well-known/openid-configuration">/dev/idp</a>, SAML at <a href="/dev/saml/metadata">/dev/saml</a></footer></body></html>"#,
         title = esc(title)
     )
 }
@@ -110,6 +110,8 @@ pub(crate) fn login(tenant_subdomain: Option<&str>) -> String {
  <tr><td><code>ann@acme.test</code></td><td>existing account: link it by e-mail</td></tr>
  <tr><td><code>bob@acme.test</code></td><td>two accounts share it: refused</td></tr>
  <tr><td><code>carol@acme.test</code></td><td>disabled account: refused</td></tr>
+ <tr><td><code>greg@globex.test</code></td><td>SAML: created on first sign-in</td></tr>
+ <tr><td><code>gina@globex.test</code></td><td>SAML: existing account: link it</td></tr>
 </table>"#,
     )
 }

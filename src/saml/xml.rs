@@ -1303,6 +1303,29 @@ mod tests {
             parse(r#"<r xmlns:p="rel"/>"#).unwrap_err(),
             XmlError::BadNamespace
         );
+        assert_eq!(
+            parse(r#"<r xmlns:a="urn:x" xmlns:a="urn:y"/>"#).unwrap_err(),
+            XmlError::DuplicateAttribute
+        );
+        assert_eq!(
+            parse(r#"<r xmlns="urn:x" xmlns="urn:x"/>"#).unwrap_err(),
+            XmlError::DuplicateAttribute
+        );
+        assert!(
+            parse(r#"<r xmlns:xml="http://www.w3.org/XML/1998/namespace" xml:lang="en"/>"#).is_ok()
+        );
+        assert_eq!(
+            parse(r#"<r xmlns:xml="urn:x"/>"#).unwrap_err(),
+            XmlError::BadNamespace
+        );
+        assert_eq!(
+            parse(r#"<r xmlns:p=""/>"#).unwrap_err(),
+            XmlError::BadNamespace
+        );
+        assert_eq!(
+            parse(r#"<r xmlns:p="http://www.w3.org/2000/xmlns/"/>"#).unwrap_err(),
+            XmlError::BadNamespace
+        );
         assert_eq!(parse("<r/><r/>").unwrap_err(), XmlError::BadStructure);
         assert_eq!(parse("<r/>x").unwrap_err(), XmlError::BadStructure);
         assert_eq!(parse("<a:b:c/>").unwrap_err(), XmlError::BadName);

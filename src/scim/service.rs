@@ -92,6 +92,7 @@ impl ScimConfig {
 pub struct ScimServiceBuilder {
     config: ScimConfig,
     events: Option<Arc<dyn crate::hooks::EventSink>>,
+    shared_limits: Option<Arc<dyn crate::store::FlowStore>>,
     directory: Option<Arc<dyn ScimDirectory>>,
     revoker: Option<Arc<dyn SessionRevoker>>,
     tokens: Option<ScimTokens>,
@@ -108,6 +109,15 @@ impl fmt::Debug for ScimServiceBuilder {
 }
 
 impl ScimServiceBuilder {
+    /// Enforces the rate limit across every instance through a shared store
+    /// (the Redis flow store): `per_second` requests per tenant in each
+    /// one-second window of the injected clock, counted atomically in the
+    /// store. Without it each instance limits on its own (a token bucket).
+    pub fn shared_limits(mut self, store: Arc<dyn crate::store::FlowStore>) -> Self {
+        self.shared_limits = Some(store);
+        self
+    }
+
     /// Where SCIM changes are recorded (one event per successful write, with
     /// a trace id). Default: `tracing` only.
     pub fn events(mut self, sink: Arc<dyn crate::hooks::EventSink>) -> Self {
@@ -170,6 +180,7 @@ impl ScimServiceBuilder {
         Ok(ScimService {
             inner: Arc::new(Inner {
                 events: self.events,
+                shared_limits: self.shared_limits,
                 config: self.config,
                 directory,
                 revoker,
@@ -183,6 +194,7 @@ impl ScimServiceBuilder {
 }
 
 struct Inner {
+    shared_limits: Option<Arc<dyn crate::store::FlowStore>>,
     events: Option<Arc<dyn crate::hooks::EventSink>>,
     config: ScimConfig,
     directory: Arc<dyn ScimDirectory>,
@@ -442,6 +454,7 @@ impl ScimService {
         ScimServiceBuilder {
             config,
             events: None,
+            shared_limits: None,
             directory: None,
             revoker: None,
             tokens: None,
@@ -545,7 +558,28 @@ impl ScimService {
         now: SystemTime,
     ) -> Result<Resp, ScimError> {
         let cfg = &self.inner.config;
-        if let Some(limit) = &cfg.rate_limit
+        if let (Some(limit), Some(store)) = (&cfg.rate_limit, &self.inner.shared_limits) {
+            let second = now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let key = format!(
+                "ssokit:_:scim-rate:{}:{second}",
+                crate::secret::sha256_hex(p.tenant.as_str().as_bytes())
+            );
+            let count = store
+                .increment(&key, std::time::Duration::from_secs(2))
+                .await
+                .map_err(|_| {
+                    ScimError::new(503, "the rate-limit store is unavailable; retry later")
+                        .with_retry_after(1)
+                })?;
+            if count as f64 > limit.per_second.max(1.0) {
+                return Err(
+                    ScimError::new(429, "too many requests for this tenant; retry later")
+                        .with_retry_after(1),
+                );
+            }
+        } else if let Some(limit) = &cfg.rate_limit
             && let Err(wait) = self.inner.limiter.take(limit, &p.tenant, now)
         {
             return Err(

@@ -41,6 +41,7 @@ impl Expiry<String, Entry> for PerEntryTtl {
 #[derive(Clone)]
 pub struct MemoryFlowStore {
     cache: Cache<String, Entry>,
+    counters: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, Instant)>>>,
 }
 
 impl MemoryFlowStore {
@@ -51,6 +52,7 @@ impl MemoryFlowStore {
                 .max_capacity(capacity)
                 .expire_after(PerEntryTtl)
                 .build(),
+            counters: Arc::default(),
         }
     }
 
@@ -99,6 +101,20 @@ impl FlowStore for MemoryFlowStore {
             .await
             .filter(|e| Instant::now() < e.expires)
             .map(|e| e.value.to_vec()))
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let now = Instant::now();
+        let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        if counters.len() > 100_000 {
+            counters.retain(|_, (_, expires)| *expires > now);
+        }
+        let entry = counters.entry(key.to_owned()).or_insert((0, now + ttl));
+        if entry.1 <= now {
+            *entry = (0, now + ttl);
+        }
+        entry.0 += 1;
+        Ok(entry.0)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {

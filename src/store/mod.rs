@@ -38,4 +38,9 @@ pub trait FlowStore: Send + Sync {
     /// Records `key` for `ttl` if it is not present; returns `false` when it
     /// already was (a replay).
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Adds one to the counter under `key` (created at 1, expiring `ttl`
+    /// after its creation) and returns the new count, atomically: fixed-window
+    /// rate limits shared by every instance.
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError>;
 }

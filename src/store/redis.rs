@@ -155,6 +155,24 @@ impl FlowStore for RedisFlowStore {
             .map_err(unavailable)
     }
 
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        let mut c = self.conn.clone();
+        let key = self.key(key);
+        // INCR then PEXPIRE NX, in one transaction: the TTL is set once, at creation.
+        let (count, _): (u64, i64) = redis::pipe()
+            .atomic()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl_ms(ttl))
+            .arg("NX")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok(count)
+    }
+
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let mut c = self.conn.clone();
         c.get::<_, Option<Vec<u8>>>(self.key(key))

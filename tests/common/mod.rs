@@ -36,6 +36,9 @@ impl FlowStore for CountingStore {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.inner.get(key).await
     }
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, StoreError> {
+        self.inner.increment(key, ttl).await
+    }
     async fn insert_if_absent(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
         self.inner.insert_if_absent(key, ttl).await
     }
