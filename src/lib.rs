@@ -111,8 +111,14 @@
 //!
 //! - `oidc` (default): the OpenID Connect adapter.
 //! - `reqwest` (default): the default HTTP client.
-//! - `testkit`: [`testkit::DevProvider`], a development OpenID provider for
-//!   demos and for testing your own integration.
+//! - `saml`: the SAML 2.0 service provider (pure Rust: quick-xml, exclusive
+//!   c14n, ring); `xmlsec`: libxmlsec1 as a test oracle and benchmark peer.
+//! - `scim`: the SCIM 2.0 provisioning service.
+//! - `redis`: the Redis flow store, for fleets of instances.
+//! - `axum`, `actix`: ready-made routes for those frameworks.
+//! - `testkit`: development identity providers (OpenID Connect with Entra
+//!   and Okta flavors, and SAML) for demos and for testing your own
+//!   integration.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod admin;

@@ -79,8 +79,13 @@ pub struct Started {
     pub state: ProtocolState,
 }
 
-/// Largest accepted callback query or form, in bytes.
+/// Largest accepted callback query string (OIDC), in bytes.
 pub const MAX_CALLBACK_BYTES: usize = 16 * 1024;
+
+/// Largest accepted SAML HTTP-POST form (`SAMLResponse=…`), in bytes; the
+/// SAML layer then applies its own limits to the encoded and decoded
+/// Response.
+pub const MAX_SAML_FORM_BYTES: usize = 1024 * 1024;
 
 /// The parameters of an IdP's callback (query string or form body), checked
 /// for size and duplicates. `Debug` shows only the names.
@@ -100,7 +105,12 @@ impl CallbackParams {
     /// without `?`, or a POST body). A repeated parameter is an error: which
     /// copy a server reads is exactly the kind of ambiguity attackers use.
     pub fn parse(encoded: &str) -> Result<Self, Error> {
-        if encoded.len() > MAX_CALLBACK_BYTES {
+        let limit = if encoded.starts_with("SAMLResponse=") || encoded.contains("&SAMLResponse=") {
+            MAX_SAML_FORM_BYTES
+        } else {
+            MAX_CALLBACK_BYTES
+        };
+        if encoded.len() > limit {
             return Err(BadRequest::TooLarge("callback").into());
         }
         let mut params = BTreeMap::new();
@@ -157,6 +167,16 @@ mod tests {
     fn repeated_parameters_are_refused() {
         assert!(CallbackParams::parse("state=a&code=b").is_ok());
         assert!(CallbackParams::parse("state=a&state=b").is_err());
+    }
+
+    #[test]
+    fn saml_forms_may_be_larger_but_are_bounded() {
+        let signed = format!("SAMLResponse={}&RelayState=r", "A".repeat(200 * 1024));
+        assert!(CallbackParams::parse(&signed).is_ok());
+        let huge = format!("SAMLResponse={}", "A".repeat(MAX_SAML_FORM_BYTES));
+        assert!(CallbackParams::parse(&huge).is_err());
+        let sneaky = format!("state={}&xSAMLResponse=1", "a".repeat(20 * 1024));
+        assert!(CallbackParams::parse(&sneaky).is_err());
     }
 
     #[test]

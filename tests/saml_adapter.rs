@@ -1,6 +1,7 @@
 //! The SAML adapter behind `IdpAdapter`, settings from metadata (and the
 //! configurations that must not build), AuthnRequests, SP metadata and the
 //! metadata fetcher.
+#![cfg(feature = "saml")]
 
 mod saml_support;
 

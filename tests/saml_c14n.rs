@@ -3,6 +3,7 @@
 //! (`etree.tostring(el, method="c14n", exclusive=True, inclusive_ns_prefixes=…)`)
 //! from the W3C exc-c14n and Canonical XML examples, namespace edge cases and
 //! SAML layouts (see `generate.py`).
+#![cfg(feature = "saml")]
 
 use serde::Deserialize;
 use ssokit::saml::c14n;

@@ -1,6 +1,7 @@
 //! Every fixture of `tests/fixtures/saml` (signed by signxml / xmlsec1, and
 //! the attack corpus derived from them) gets exactly the verdict the manifest
 //! names, through the public `ssokit::saml` API.
+#![cfg(feature = "saml")]
 
 mod saml_support;
 

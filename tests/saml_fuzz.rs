@@ -1,6 +1,7 @@
 //! The cargo-fuzz target bodies (`fuzz/targets.rs`) over a few thousand
 //! deterministic mutations of the committed fixtures: no panic is reachable
 //! from input. (cargo-fuzz itself needs nightly; this runs on stable in CI.)
+#![cfg(feature = "saml")]
 
 #[path = "../fuzz/targets.rs"]
 mod targets;

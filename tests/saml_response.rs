@@ -1,6 +1,7 @@
 //! Response validation through the public API, beyond the per-fixture
 //! verdicts: identities per IdP layout, replay, clock boundaries, "claims only
 //! from signed bytes", and what errors say.
+#![cfg(feature = "saml")]
 
 mod saml_support;
 

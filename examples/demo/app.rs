@@ -225,7 +225,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/", get(home))
         .route("/login", post(login))
         .route("/sso/oidc/callback", get(callback))
-        .route("/sso/saml/acs", post(saml_acs))
+        .route(
+            "/sso/saml/acs",
+            post(saml_acs).layer(DefaultBodyLimit::max(ssokit::protocol::MAX_SAML_FORM_BYTES)),
+        )
         .route("/sso/saml/metadata", get(saml_metadata))
         .route("/link/choose", post(choose))
         .route("/link/confirm", get(confirm))

@@ -3,7 +3,8 @@
 // ending with "N passed, M failed, K skipped". Exit code 1 on any failure.
 //
 //   DEMO_URL      (default http://127.0.0.1:3000)  the demo with its embedded defaults
-//                                                  (development IdP at /dev/idp)
+//                                                  (development IdPs: OIDC at /dev/idp,
+//                                                  SAML at /dev/saml)
 //   OP_DEMO_URL   (optional)                       a second demo configured for the real
 //                                                  oidc-provider (tests/interop/oidc-provider)
 //   ARTIFACTS_DIR (default <repo>/artifacts/browser) where the PNGs go

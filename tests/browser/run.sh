@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Browser test: signs in through ssokit's demo in Debian's headless Chromium (playwright-core,
-# pinned by package-lock.json), through the demo's development IdP and through a real OpenID
-# provider (oidc-provider, tests/interop/oidc-provider/op.mjs). Screenshots of every page go to
-# artifacts/browser/.
+# pinned by package-lock.json), through the demo's development OpenID and SAML IdPs and through a
+# real OpenID provider (oidc-provider, tests/interop/oidc-provider/op.mjs). Screenshots of every
+# page go to artifacts/browser/.
 #
 #   bash tests/browser/run.sh
 #
