@@ -140,7 +140,7 @@ async fn expired_activation_link_is_refused() {
     let h = Harness::new().await;
     let ann = user_id(&h, "ann@acme.test");
     h.sso
-        .send_activation(&acme(), &conn(), &[ann.clone()])
+        .send_activation(&acme(), &conn(), std::slice::from_ref(&ann))
         .await
         .unwrap();
     let token = activation_token(&h);
@@ -157,12 +157,12 @@ async fn superseded_activation_link_is_refused() {
     let h = Harness::new().await;
     let ann = user_id(&h, "ann@acme.test");
     h.sso
-        .send_activation(&acme(), &conn(), &[ann.clone()])
+        .send_activation(&acme(), &conn(), std::slice::from_ref(&ann))
         .await
         .unwrap();
     let first = activation_token(&h);
     h.sso
-        .send_activation(&acme(), &conn(), &[ann.clone()])
+        .send_activation(&acme(), &conn(), std::slice::from_ref(&ann))
         .await
         .unwrap();
     let second = activation_token(&h);
@@ -203,7 +203,7 @@ async fn activation_with_an_identity_from_another_tenant_or_connection_is_refuse
     );
     // An identity whose verified address is in another organisation's domain is refused.
     h.sso
-        .send_activation(&acme(), &conn(), &[ann.clone()])
+        .send_activation(&acme(), &conn(), std::slice::from_ref(&ann))
         .await
         .unwrap();
     let token = activation_token(&h);
@@ -219,7 +219,7 @@ async fn activation_with_an_identity_from_another_tenant_or_connection_is_refuse
         o => panic!("{o:?}"),
     };
     h.sso
-        .send_activation(&acme(), &conn(), &[ann.clone()])
+        .send_activation(&acme(), &conn(), std::slice::from_ref(&ann))
         .await
         .unwrap();
     let token = activation_token(&h);

@@ -44,6 +44,7 @@ fn json_wanted(q: &Format) -> bool {
 }
 
 /// The signed-in admin, or a 403.
+#[allow(clippy::result_large_err)] // a response, returned once per request
 fn admin(st: &AppState, headers: &HeaderMap) -> Result<LocalUser, Response> {
     match st.signed_in(headers) {
         Some(u) if u.role.as_deref() == Some("admin") => Ok(u),

@@ -71,14 +71,15 @@ impl AppState {
         for spec in config.connections.iter_mut().filter(|c| c.kind == "saml") {
             spec.sp_entity_id
                 .get_or_insert_with(|| sp_entity_id.to_string());
-            if spec.idp_metadata.is_none() && spec.idp_metadata_file.is_none() {
-                if let Some(url) = spec.idp_metadata_url.clone() {
-                    spec.idp_metadata = Some(if url == dev_saml.metadata_url().as_str() {
-                        dev_saml.metadata_xml()
-                    } else {
-                        fetch_metadata(&url).await?
-                    });
-                }
+            if spec.idp_metadata.is_none()
+                && spec.idp_metadata_file.is_none()
+                && let Some(url) = spec.idp_metadata_url.clone()
+            {
+                spec.idp_metadata = Some(if url == dev_saml.metadata_url().as_str() {
+                    dev_saml.metadata_xml()
+                } else {
+                    fetch_metadata(&url).await?
+                });
             }
         }
         let (tenants, connections) = config.validated()?;

@@ -326,6 +326,35 @@ fn base64_value(e: Element<'_>, max: usize) -> Result<Vec<u8>, SignatureError> {
         .map_err(|_| SignatureError::Encoding)
 }
 
+/// Feeds canonical bytes to a digest in chunks (c14n writes many small slices).
+struct DigestSink {
+    ctx: ring::digest::Context,
+    buf: Vec<u8>,
+}
+
+impl DigestSink {
+    const CHUNK: usize = 16 * 1024;
+
+    fn finish(mut self) -> ring::digest::Digest {
+        self.ctx.update(&self.buf);
+        self.ctx.finish()
+    }
+}
+
+impl c14n::Sink for DigestSink {
+    fn write(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > Self::CHUNK {
+            self.ctx.update(&self.buf);
+            self.buf.clear();
+            if bytes.len() > Self::CHUNK {
+                self.ctx.update(bytes);
+                return;
+            }
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+}
+
 /// The `Signature` child of `element`: exactly one, or an error.
 pub fn signature_child<'d>(element: Element<'d>) -> Result<Option<Element<'d>>, SignatureError> {
     let mut sigs = element.children_named(DSIG_NS, "Signature");
@@ -431,9 +460,12 @@ pub fn verify_enveloped<'d>(
     };
 
     // 2. The digest of the element without its signature.
-    let mut ctx = ring::digest::Context::new(digest.ring());
-    c14n::exclusive_into(element, Some(sig.id()), &ref_prefixes, &mut ctx);
-    let actual = ctx.finish();
+    let mut sink = DigestSink {
+        ctx: ring::digest::Context::new(digest.ring()),
+        buf: Vec::with_capacity(DigestSink::CHUNK),
+    };
+    c14n::exclusive_into(element, Some(sig.id()), &ref_prefixes, &mut sink);
+    let actual = sink.finish();
     if !crate::secret::ct_eq(actual.as_ref(), &expected_digest) {
         return Err(SignatureError::DigestMismatch);
     }
