@@ -44,6 +44,13 @@ pub(crate) fn c14n(data: &[u8]) {
     }
 }
 
+/// Certificate (DER) → trusted key: the minimal DER walk.
+pub(crate) fn certificate(data: &[u8]) {
+    if let Ok(k) = TrustedKey::from_certificate_der(data) {
+        let _ = (k.kind(), k.certificate_sha256());
+    }
+}
+
 /// IdP metadata parsing.
 pub(crate) fn metadata(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {

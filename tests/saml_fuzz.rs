@@ -165,6 +165,35 @@ fn saml_response_never_panics() {
 }
 
 #[test]
+fn certificate_der_walk_never_panics() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/saml/keys");
+    let mut seeds = Vec::new();
+    for name in ["idp-rsa", "idp-ec", "idp-ec384", "weak-rsa1024"] {
+        let pem = std::fs::read_to_string(dir.join(format!("{name}.crt.pem"))).unwrap();
+        let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+        seeds
+            .push(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap());
+    }
+    let mut rng = Rng(0x5EED_0005);
+    for _ in 0..20_000 {
+        let base = &seeds[rng.below(seeds.len())];
+        let mut v = base.clone();
+        for _ in 0..=rng.below(4) {
+            let i = rng.below(v.len());
+            match rng.below(3) {
+                0 => v[i] = rng.next() as u8,
+                1 => v.truncate(i),
+                _ => v[i] ^= 0x80,
+            }
+            if v.is_empty() {
+                break;
+            }
+        }
+        targets::certificate(&v);
+    }
+}
+
+#[test]
 fn seeds_themselves_never_panic() {
     for s in seeds() {
         targets::xml_parse(&s);

@@ -154,7 +154,8 @@ impl AppState {
             .mailer(Arc::new(mailer.clone()))
             .events(Arc::new(events.clone()))
             .flows(flows)
-            .admin_directory(Arc::new(users.clone()));
+            .admin_directory(Arc::new(users.clone()))
+            .saml_fetch_policy(demo_fetch_policy());
         let sso = match &scim {
             Some(scim) => sso.provisioned_accounts(Arc::new(crate::scim::DemoProvisioned {
                 scim: scim.clone(),
@@ -750,4 +751,14 @@ async fn fetch_metadata(url: &str) -> Result<String, String> {
         return Err(format!("fetching {url}: HTTP {}", resp.status().as_u16()));
     }
     String::from_utf8(resp.into_body()).map_err(|_| format!("{url}: the metadata is not UTF-8"))
+}
+
+/// The demo's configuration is an administrator's (and its IdPs run on
+/// loopback): metadata over http and from loopback is fine here. A
+/// multi-tenant host keeps the default policy for tenant-supplied URLs.
+fn demo_fetch_policy() -> ssokit::saml::metadata::FetchPolicy {
+    let mut policy = ssokit::saml::metadata::FetchPolicy::default();
+    policy.allow_http = true;
+    policy.allow_private_addresses = true;
+    policy
 }

@@ -123,7 +123,11 @@ fn key_of_spki(spki: &[u8]) -> Option<(KeyKind, Vec<u8>)> {
             [0, tail @ ..] => tail,
             n => n,
         };
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        let first = *n.first()?;
+        if first == 0 {
+            return None; // not minimal DER
+        }
+        let bits = n.len() * 8 - first.leading_zeros() as usize;
         Some((KeyKind::Rsa { bits }, key.to_vec()))
     } else if oid == EC_PUBLIC_KEY {
         let (curve, _) = expect(params, 0x06)?;
@@ -209,6 +213,16 @@ impl TrustedKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn degenerate_rsa_keys_are_refused() {
+        // SPKI: rsaEncryption, BIT STRING { SEQUENCE { INTEGER 0, INTEGER 3 } }.
+        let spki = [
+            0x30, 0x1a, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
+            0x01, 0x05, 0x00, 0x03, 0x09, 0x00, 0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x03,
+        ];
+        assert!(key_of_spki(&spki).is_none());
+    }
 
     #[test]
     fn garbage_is_refused() {

@@ -96,6 +96,8 @@ pub struct SsoBuilder {
     group_lookup: Option<Arc<dyn GroupLookup>>,
     admin: Option<Arc<dyn crate::admin::AdminDirectory>>,
     provisioned: Option<Arc<dyn crate::hooks::ProvisionedAccounts>>,
+    #[cfg(feature = "saml")]
+    saml_fetch_policy: Option<crate::saml::metadata::FetchPolicy>,
 }
 
 impl std::fmt::Debug for SsoBuilder {
@@ -140,6 +142,14 @@ impl SsoBuilder {
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
+        self
+    }
+    /// How SAML IdP metadata URLs are fetched and refreshed (key rollover).
+    /// Default: https only, no private or loopback addresses (tenants supply
+    /// these URLs), 1 MiB, 10 s, refreshed daily, last good copy kept.
+    #[cfg(feature = "saml")]
+    pub fn saml_fetch_policy(mut self, policy: crate::saml::metadata::FetchPolicy) -> Self {
+        self.saml_fetch_policy = Some(policy);
         self
     }
     /// Completes groups the IdP left out (Entra group overage). Without it,
@@ -217,7 +227,14 @@ impl SsoBuilder {
         #[cfg(feature = "saml")]
         adapters.insert(
             ProtocolFamily::Saml,
-            Arc::new(crate::saml::SamlAdapter::with_flow_store(flows.clone())),
+            Arc::new(
+                crate::saml::SamlAdapter::with_flow_store(flows.clone()).with_metadata_fetcher(
+                    Arc::new(crate::saml::metadata::MetadataFetcher::new(
+                        http.clone(),
+                        self.saml_fetch_policy.unwrap_or_default(),
+                    )),
+                ),
+            ),
         );
         let _ = &http;
         Ok(Sso {
@@ -315,6 +332,8 @@ impl Sso {
             group_lookup: None,
             admin: None,
             provisioned: None,
+            #[cfg(feature = "saml")]
+            saml_fetch_policy: None,
         }
     }
 
