@@ -231,6 +231,11 @@ pub(crate) fn router(state: AppState) -> Router {
             "/sso/saml/acs",
             post(saml_acs).layer(DefaultBodyLimit::max(ssokit::protocol::MAX_SAML_FORM_BYTES)),
         )
+        .route(
+            "/sso/saml/acs/{connection}",
+            post(saml_idp_initiated)
+                .layer(DefaultBodyLimit::max(ssokit::protocol::MAX_SAML_FORM_BYTES)),
+        )
         .route("/sso/saml/metadata", get(saml_metadata))
         .route("/link/choose", post(choose))
         .route("/link/confirm", get(confirm))
@@ -761,4 +766,42 @@ fn demo_fetch_policy() -> ssokit::saml::metadata::FetchPolicy {
     policy.allow_http = true;
     policy.allow_private_addresses = true;
     policy
+}
+
+/// IdP-initiated SAML (only for connections with `allow_idp_initiated`):
+/// the validated unsolicited response starts an SP-initiated login bound to
+/// this browser.
+async fn saml_idp_initiated(
+    State(st): State<AppState>,
+    axum::extract::Path(connection): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(form) = std::str::from_utf8(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(pages::error("The sign-in response is not valid.", None)),
+        )
+            .into_response();
+    };
+    match st
+        .sso
+        .begin_from_idp_initiated(&ConnectionId::new(connection), form)
+        .await
+    {
+        Ok(Begin::Redirect(r)) => {
+            let mut resp = match &r.post_fields {
+                Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
+                None => {
+                    (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response()
+                }
+            };
+            resp.headers_mut().append(
+                header::SET_COOKIE,
+                st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
+            );
+            resp
+        }
+        Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
+        Err(e) => error_page(&e),
+    }
 }

@@ -225,17 +225,16 @@ impl SsoBuilder {
         #[cfg(feature = "oidc")]
         adapters.insert(ProtocolFamily::Oidc, oidc.clone());
         #[cfg(feature = "saml")]
-        adapters.insert(
-            ProtocolFamily::Saml,
-            Arc::new(
-                crate::saml::SamlAdapter::with_flow_store(flows.clone()).with_metadata_fetcher(
-                    Arc::new(crate::saml::metadata::MetadataFetcher::new(
-                        http.clone(),
-                        self.saml_fetch_policy.unwrap_or_default(),
-                    )),
-                ),
+        let saml = Arc::new(
+            crate::saml::SamlAdapter::with_flow_store(flows.clone()).with_metadata_fetcher(
+                Arc::new(crate::saml::metadata::MetadataFetcher::new(
+                    http.clone(),
+                    self.saml_fetch_policy.unwrap_or_default(),
+                )),
             ),
         );
+        #[cfg(feature = "saml")]
+        adapters.insert(ProtocolFamily::Saml, saml.clone());
         let _ = &http;
         Ok(Sso {
             inner: Arc::new(Inner {
@@ -252,6 +251,8 @@ impl SsoBuilder {
                 flows,
                 #[cfg(feature = "oidc")]
                 oidc,
+                #[cfg(feature = "saml")]
+                saml,
                 mailer: self.mailer,
                 events: self.events.unwrap_or_else(|| Arc::new(TracingEvents)),
                 clock,
@@ -280,6 +281,8 @@ struct Inner {
     adapters: HashMap<ProtocolFamily, Arc<dyn IdpAdapter>>,
     #[cfg(feature = "oidc")]
     oidc: Arc<crate::oidc::OidcAdapter>,
+    #[cfg(feature = "saml")]
+    saml: Arc<crate::saml::SamlAdapter>,
     group_lookup: Option<Arc<dyn GroupLookup>>,
 }
 
@@ -364,6 +367,68 @@ impl Sso {
     /// The SAML assertion consumer service URL (HTTP-POST).
     pub fn saml_acs_url(&self) -> &Url {
         &self.inner.acs
+    }
+
+    /// The ACS URL for IdP-initiated logins of a connection:
+    /// `{saml_acs_path}/{connection}` (configure it at the IdP).
+    pub fn saml_idp_initiated_acs_url(&self, connection: &crate::types::ConnectionId) -> Url {
+        let mut url = self.inner.acs.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.push(connection.as_str());
+        }
+        url
+    }
+
+    /// An IdP-initiated (unsolicited) SAML response posted to
+    /// [`saml_idp_initiated_acs_url`](Self::saml_idp_initiated_acs_url).
+    /// Refused unless the connection allows IdP-initiated logins; otherwise
+    /// the response is fully validated (signature, audience, at most 90 s
+    /// old, single use through the replay cache) and then turned into an
+    /// ordinary SP-initiated login bound to this browser: the identity that
+    /// signs in always comes from a browser-bound flow, so a posted
+    /// unsolicited response cannot log a victim into someone else's account.
+    #[cfg(feature = "saml")]
+    pub async fn begin_from_idp_initiated(
+        &self,
+        connection: &crate::types::ConnectionId,
+        form: &str,
+    ) -> Result<Begin, Error> {
+        let trace_id = TraceId::random();
+        let callback =
+            CallbackParams::parse(form).map_err(|e| self.fail(e, &trace_id, &Ctx::default()))?;
+        let conn = self
+            .inner
+            .connections
+            .connection(connection)
+            .await
+            .map_err(|e| self.fail(e.into(), &trace_id, &Ctx::default()))?
+            .filter(|c| c.enabled && c.protocol.family() == ProtocolFamily::Saml)
+            .ok_or_else(|| {
+                self.fail(BadRequest::NoConnection.into(), &trace_id, &Ctx::default())
+            })?;
+        let ctx = Ctx {
+            connection: Some(&conn),
+            ..Ctx::default()
+        };
+        let acs = self.saml_idp_initiated_acs_url(connection);
+        let identity = self
+            .inner
+            .saml
+            .finish_unsolicited(&conn, acs.as_str(), &callback, self.now())
+            .await
+            .map_err(|e| self.fail(e, &trace_id, &ctx))?;
+        self.emit(
+            EventKind::LoginStarted,
+            &trace_id,
+            &Ctx {
+                identity: Some(&identity),
+                ..ctx
+            },
+            Some("idp_initiated".into()),
+        );
+        let hint = identity.profile.verified_email().map(str::to_owned);
+        self.start_on(&conn, "/".to_owned(), hint.as_deref(), None, trace_id)
+            .await
     }
 
     /// The OIDC redirect URI to register at identity providers.
