@@ -340,20 +340,7 @@ async fn login(
         })
         .await
     {
-        Ok(Begin::Redirect(r)) => {
-            let mut resp = match &r.post_fields {
-                // SAML HTTP-POST binding: an auto-submitting form to the IdP.
-                Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
-                None => {
-                    (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response()
-                }
-            };
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
-            );
-            resp
-        }
+        Ok(Begin::Redirect(r)) => to_idp(&st, &r),
         Ok(Begin::Choose(c)) => {
             Html(pages::choose(&c.connections, return_to.as_deref())).into_response()
         }
@@ -640,19 +627,7 @@ async fn activate(
         .begin_activation(q.token.as_deref().unwrap_or(""), None)
         .await
     {
-        Ok(Begin::Redirect(r)) => {
-            let mut resp = match &r.post_fields {
-                Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
-                None => {
-                    (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response()
-                }
-            };
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
-            );
-            resp
-        }
+        Ok(Begin::Redirect(r)) => to_idp(&st, &r),
         Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
         Err(e) => error_page(&e),
     }
@@ -788,20 +763,23 @@ async fn saml_idp_initiated(
         .begin_from_idp_initiated(&ConnectionId::new(connection), form)
         .await
     {
-        Ok(Begin::Redirect(r)) => {
-            let mut resp = match &r.post_fields {
-                Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
-                None => {
-                    (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response()
-                }
-            };
-            resp.headers_mut().append(
-                header::SET_COOKIE,
-                st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
-            );
-            resp
-        }
+        Ok(Begin::Redirect(r)) => to_idp(&st, &r),
         Ok(_) => (StatusCode::INTERNAL_SERVER_ERROR, "unexpected").into_response(),
         Err(e) => error_page(&e),
     }
+}
+
+/// Sends the browser to the IdP: a 303, or an auto-submitting form for the
+/// SAML HTTP-POST binding; sets the flow cookie that binds the login to
+/// this browser.
+fn to_idp(st: &AppState, r: &ssokit::flow::Redirect) -> Response {
+    let mut resp = match &r.post_fields {
+        Some(fields) => Html(auto_post(r.url.as_str(), fields)).into_response(),
+        None => (StatusCode::SEE_OTHER, [(header::LOCATION, r.url.as_str())]).into_response(),
+    };
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        st.cookie_header(FLOW_COOKIE, r.flow_cookie.expose(), 600),
+    );
+    resp
 }
