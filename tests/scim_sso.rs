@@ -274,3 +274,40 @@ async fn rate_limits_are_shared_by_instances() {
     // The next second is a new window.
     assert_eq!(get(&a, now + std::time::Duration::from_secs(1)).await, 200);
 }
+
+#[tokio::test]
+async fn shared_limits_allow_the_configured_burst() {
+    let store: Arc<dyn ssokit::store::FlowStore> = Arc::new(ssokit::store::MemoryFlowStore::new());
+    let mut config = ScimConfig::new("http://127.0.0.1:9/scim/v2");
+    config.rate_limit = Some(ssokit::scim::RateLimit {
+        per_second: 2.0,
+        burst: 4.0,
+    });
+    let s = ScimService::builder(config)
+        .directory(Arc::new(MemoryScimDirectory::new()))
+        .revoker(Arc::new(MemoryRevoker::new()))
+        .shared_limits(store)
+        .build()
+        .unwrap();
+    let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+    s.tokens()
+        .register(
+            &TenantId::new("acme"),
+            None,
+            "t",
+            &SecretString::new(TOKEN),
+            now,
+        )
+        .await
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let req = http::Request::builder()
+            .uri("/Users")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Vec::new())
+            .unwrap();
+        statuses.push(s.handle(req, now).await.status().as_u16());
+    }
+    assert_eq!(statuses, vec![200, 200, 200, 200, 429]);
+}

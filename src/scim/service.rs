@@ -110,9 +110,9 @@ impl fmt::Debug for ScimServiceBuilder {
 
 impl ScimServiceBuilder {
     /// Enforces the rate limit across every instance through a shared store
-    /// (the Redis flow store): `per_second` requests per tenant in each
-    /// one-second window of the injected clock, counted atomically in the
-    /// store. Without it each instance limits on its own (a token bucket).
+    /// (the Redis flow store): at most `max(per_second, burst)` requests per
+    /// tenant in each one-second window of the injected clock, counted
+    /// atomically in the store. Without it each instance limits on its own (a token bucket).
     pub fn shared_limits(mut self, store: Arc<dyn crate::store::FlowStore>) -> Self {
         self.shared_limits = Some(store);
         self
@@ -573,7 +573,7 @@ impl ScimService {
                     ScimError::new(503, "the rate-limit store is unavailable; retry later")
                         .with_retry_after(1)
                 })?;
-            if count as f64 > limit.per_second.max(1.0) {
+            if count as f64 > limit.per_second.max(limit.burst).max(1.0) {
                 return Err(
                     ScimError::new(429, "too many requests for this tenant; retry later")
                         .with_retry_after(1),
