@@ -29,10 +29,8 @@ fn current_activation_key(tenant: &TenantId, user: &UserId) -> String {
 }
 
 fn tenant_segment(tenant: &TenantId) -> String {
-    new_handle(tenant)
-        .split_once('.')
-        .map(|(t, _)| t.to_owned())
-        .unwrap_or_default()
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tenant.as_str())
 }
 
 impl Sso {
