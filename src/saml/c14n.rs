@@ -62,44 +62,30 @@ pub fn exclusive(
     exclude: Option<NodeId>,
     inclusive_prefixes: &[&str],
 ) -> Vec<u8> {
-    let mut out = Vec::new();
-    exclusive_into(element, exclude, inclusive_prefixes, &mut out);
-    out
+    let mut c = Canon::new(element, inclusive_prefixes, None);
+    c.run(element.id(), exclude);
+    c.out
 }
 
-/// [`exclusive`], writing into `sink`.
+/// [`exclusive`], writing into `sink` (in chunks of at most a few KiB more
+/// than [`CHUNK`], so a digest sink never holds the whole output).
 pub fn exclusive_into<S: Sink + ?Sized>(
     element: Element<'_>,
     exclude: Option<NodeId>,
     inclusive_prefixes: &[&str],
     sink: &mut S,
 ) {
-    let doc = element.document();
-    let mut inclusive: Vec<&str> = Vec::new();
-    for p in inclusive_prefixes {
-        let p = if *p == "#default" { "" } else { *p };
-        if p != "xml" && !inclusive.contains(&p) && inclusive.len() < MAX_INCLUSIVE_PREFIXES {
-            inclusive.push(p);
-        }
-    }
-    let mut c = Canon {
-        doc,
-        sink,
-        rendered: Vec::new(),
-        inclusive_scope: inclusive
-            .iter()
-            .map(|p| {
-                (
-                    *p,
-                    vec![in_scope_above(doc, element.id(), p).unwrap_or(u32::MAX)],
-                )
-            })
-            .collect(),
-        scratch_ns: Vec::new(),
-        scratch_attrs: Vec::new(),
-    };
+    let mut flush = |bytes: &[u8]| sink.write(bytes);
+    let mut c = Canon::new(element, inclusive_prefixes, Some(&mut flush));
     c.run(element.id(), exclude);
+    let out = std::mem::take(&mut c.out);
+    if let Some(f) = c.flush.as_mut() {
+        f(&out);
+    }
 }
+
+/// Output is handed to a sink once this much is buffered.
+const CHUNK: usize = 16 * 1024;
 
 /// The namespace bound to `prefix` on the ancestors of `id` (not `id` itself).
 /// `Some(0)` for an undeclared default namespace.
@@ -130,9 +116,13 @@ struct Frame {
     next: Option<NodeId>,
 }
 
-struct Canon<'d, 's, S: Sink + ?Sized> {
+type Flush<'f> = &'f mut dyn FnMut(&[u8]);
+
+struct Canon<'d, 'f> {
     doc: &'d Document,
-    sink: &'s mut S,
+    /// The canonical bytes (all of them, or those not yet flushed).
+    out: Vec<u8>,
+    flush: Option<Flush<'f>>,
     /// Namespace bindings rendered by output ancestors (prefix, namespace id).
     rendered: Vec<(&'d str, u32)>,
     /// For each inclusive prefix, the stack of in-scope bindings (`u32::MAX`: none).
@@ -141,12 +131,49 @@ struct Canon<'d, 's, S: Sink + ?Sized> {
     scratch_attrs: Vec<(&'d str, &'d str, &'d str, &'d str)>,
 }
 
-impl<'d, S: Sink + ?Sized> Canon<'d, '_, S> {
+impl<'d, 'f> Canon<'d, 'f> {
+    fn new(element: Element<'d>, inclusive_prefixes: &[&'d str], flush: Option<Flush<'f>>) -> Self {
+        let doc = element.document();
+        let mut inclusive: Vec<&'d str> = Vec::new();
+        for p in inclusive_prefixes {
+            let p = if *p == "#default" { "" } else { *p };
+            if p != "xml" && !inclusive.contains(&p) && inclusive.len() < MAX_INCLUSIVE_PREFIXES {
+                inclusive.push(p);
+            }
+        }
+        Canon {
+            doc,
+            out: Vec::with_capacity(4096),
+            flush,
+            rendered: Vec::new(),
+            inclusive_scope: inclusive
+                .iter()
+                .map(|p| {
+                    (
+                        *p,
+                        vec![in_scope_above(doc, element.id(), p).unwrap_or(u32::MAX)],
+                    )
+                })
+                .collect(),
+            scratch_ns: Vec::new(),
+            scratch_attrs: Vec::new(),
+        }
+    }
+
     fn rendered_value(&self, prefix: &str) -> Option<u32> {
         match self.rendered.iter().rev().find(|(p, _)| *p == prefix) {
             Some((_, ns)) => Some(*ns),
             None if prefix.is_empty() => Some(0),
             None => None,
+        }
+    }
+
+    fn maybe_flush(&mut self) {
+        if self.out.len() >= CHUNK
+            && let Some(f) = self.flush.as_mut()
+        {
+            f(&self.out);
+            self.out.clear();
         }
     }
 
@@ -170,20 +197,42 @@ impl<'d, S: Sink + ?Sized> Canon<'d, '_, S> {
                             let f = self.open(child);
                             stack.push(f);
                         }
-                        RawNode::Text(t) => escape_text(self.sink, t),
+                        RawNode::Text(t) => escape_text(&mut self.out, t),
                         RawNode::Pi(target, data) => {
-                            self.sink.write(b"<?");
-                            self.sink.write(target.as_bytes());
+                            self.out.extend_from_slice(b"<?");
+                            self.out.extend_from_slice(target.as_bytes());
                             if !data.is_empty() {
-                                self.sink.write(b" ");
-                                self.sink.write(data.as_bytes());
+                                self.out.push(b' ');
+                                self.out.extend_from_slice(data.as_bytes());
                             }
-                            self.sink.write(b"?>");
+                            self.out.extend_from_slice(b"?>");
                         }
                     }
+                    self.maybe_flush();
                 }
             }
         }
+    }
+
+    fn write_ns(&mut self, p: &'d str, v: u32) {
+        if p.is_empty() {
+            self.out.extend_from_slice(b" xmlns=\"");
+        } else {
+            self.out.extend_from_slice(b" xmlns:");
+            self.out.extend_from_slice(p.as_bytes());
+            self.out.extend_from_slice(b"=\"");
+        }
+        escape_attr(&mut self.out, self.doc.ns_uri(v));
+        self.out.push(b'"');
+        self.rendered.push((p, v));
+    }
+
+    fn write_attr(&mut self, qname: &str, value: &str) {
+        self.out.push(b' ');
+        self.out.extend_from_slice(qname.as_bytes());
+        self.out.extend_from_slice(b"=\"");
+        escape_attr(&mut self.out, value);
+        self.out.push(b'"');
     }
 
     fn open(&mut self, id: NodeId) -> Frame {
@@ -199,60 +248,63 @@ impl<'d, S: Sink + ?Sized> Canon<'d, '_, S> {
                 inclusive_pushed |= 1 << i;
             }
         }
-        let mut ns = std::mem::take(&mut self.scratch_ns);
-        ns.clear();
-        ns.push((doc.elem_prefix(e), doc.elem_ns(e)));
-        for a in doc.elem_attrs(e) {
-            let p = doc.attr_prefix(a);
-            if !p.is_empty() {
-                ns.push((p, doc.attr_ns(a)));
-            }
-        }
-        for (p, stack) in &self.inclusive_scope {
-            match stack.last() {
-                Some(&v) if v != u32::MAX => ns.push((p, v)),
-                _ => {}
-            }
-        }
-        ns.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        ns.dedup_by(|a, b| a.0 == b.0);
-        ns.retain(|(p, v)| *p != "xml" && self.rendered_value(p) != Some(*v));
         let mark = self.rendered.len();
-        self.sink.write(b"<");
-        self.sink.write(doc.elem_qname(e).as_bytes());
-        for &(p, v) in &ns {
-            if p.is_empty() {
-                self.sink.write(b" xmlns=\"");
-            } else {
-                self.sink.write(b" xmlns:");
-                self.sink.write(p.as_bytes());
-                self.sink.write(b"=\"");
+        let attrs = doc.elem_attrs(e);
+        self.out.push(b'<');
+        self.out.extend_from_slice(doc.elem_qname(e).as_bytes());
+        let prefix = doc.elem_prefix(e);
+        let ns = doc.elem_ns(e);
+        if self.inclusive_scope.is_empty() && attrs.iter().all(|a| doc.attr_prefix(a).is_empty()) {
+            // The usual case: only the element's own prefix is visibly used.
+            if prefix != "xml" && self.rendered_value(prefix) != Some(ns) {
+                self.write_ns(prefix, ns);
             }
-            escape_attr(self.sink, doc.ns_uri(v));
-            self.sink.write(b"\"");
-            self.rendered.push((p, v));
+        } else {
+            let mut used = std::mem::take(&mut self.scratch_ns);
+            used.clear();
+            used.push((prefix, ns));
+            for a in attrs {
+                let p = doc.attr_prefix(a);
+                if !p.is_empty() {
+                    used.push((p, doc.attr_ns(a)));
+                }
+            }
+            for (p, stack) in &self.inclusive_scope {
+                match stack.last() {
+                    Some(&v) if v != u32::MAX => used.push((p, v)),
+                    _ => {}
+                }
+            }
+            used.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            used.dedup_by(|a, b| a.0 == b.0);
+            used.retain(|(p, v)| *p != "xml" && self.rendered_value(p) != Some(*v));
+            for &(p, v) in &used {
+                self.write_ns(p, v);
+            }
+            self.scratch_ns = used;
         }
-        self.scratch_ns = ns;
-        let mut attrs = std::mem::take(&mut self.scratch_attrs);
-        attrs.clear();
-        for a in doc.elem_attrs(e) {
-            attrs.push((
-                doc.ns_uri(doc.attr_ns(a)),
-                doc.attr_local(a),
-                doc.attr_qname(a),
-                doc.attr_value(a),
-            ));
+        match attrs {
+            [] => {}
+            [a] => self.write_attr(doc.attr_qname(a), doc.attr_value(a)),
+            _ => {
+                let mut sorted = std::mem::take(&mut self.scratch_attrs);
+                sorted.clear();
+                for a in attrs {
+                    sorted.push((
+                        doc.ns_uri(doc.attr_ns(a)),
+                        doc.attr_local(a),
+                        doc.attr_qname(a),
+                        doc.attr_value(a),
+                    ));
+                }
+                sorted.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                for &(_, _, q, v) in &sorted {
+                    self.write_attr(q, v);
+                }
+                self.scratch_attrs = sorted;
+            }
         }
-        attrs.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        for &(_, _, q, v) in &attrs {
-            self.sink.write(b" ");
-            self.sink.write(q.as_bytes());
-            self.sink.write(b"=\"");
-            escape_attr(self.sink, v);
-            self.sink.write(b"\"");
-        }
-        self.scratch_attrs = attrs;
-        self.sink.write(b">");
+        self.out.push(b'>');
         Frame {
             id,
             mark,
@@ -266,33 +318,48 @@ impl<'d, S: Sink + ?Sized> Canon<'d, '_, S> {
         let RawNode::Element(e) = doc.raw_node(f.id) else {
             unreachable!("frames are elements")
         };
-        self.sink.write(b"</");
-        self.sink.write(doc.elem_qname(e).as_bytes());
-        self.sink.write(b">");
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(doc.elem_qname(e).as_bytes());
+        self.out.push(b'>');
         self.rendered.truncate(f.mark);
         for (i, (_, stack)) in self.inclusive_scope.iter_mut().enumerate() {
             if f.inclusive_pushed & (1 << i) != 0 {
                 stack.pop();
             }
         }
+        self.maybe_flush();
     }
 }
 
-fn escape_with<S: Sink + ?Sized>(sink: &mut S, s: &str, special: fn(u8) -> Option<&'static [u8]>) {
+/// Whether no byte of `s` is flagged by `special` (a chunked scan the
+/// compiler vectorizes: most text and values need no escaping).
+#[inline]
+fn none_special(s: &[u8], special: impl Fn(u8) -> bool) -> bool {
+    s.chunks(64)
+        .all(|chunk| !chunk.iter().fold(false, |acc, &b| acc | special(b)))
+}
+
+fn escape_with(out: &mut Vec<u8>, s: &str, special: fn(u8) -> Option<&'static [u8]>) {
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if let Some(rep) = special(b) {
-            sink.write(&bytes[start..i]);
-            sink.write(rep);
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(rep);
             start = i + 1;
         }
     }
-    sink.write(&bytes[start..]);
+    out.extend_from_slice(&bytes[start..]);
 }
 
-fn escape_text<S: Sink + ?Sized>(sink: &mut S, s: &str) {
-    escape_with(sink, s, |b| match b {
+fn escape_text(out: &mut Vec<u8>, s: &str) {
+    if none_special(s.as_bytes(), |b| {
+        (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
+    }) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    escape_with(out, s, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
         b'>' => Some(b"&gt;"),
@@ -301,8 +368,14 @@ fn escape_text<S: Sink + ?Sized>(sink: &mut S, s: &str) {
     });
 }
 
-fn escape_attr<S: Sink + ?Sized>(sink: &mut S, s: &str) {
-    escape_with(sink, s, |b| match b {
+fn escape_attr(out: &mut Vec<u8>, s: &str) {
+    if none_special(s.as_bytes(), |b| {
+        (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)
+    }) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    escape_with(out, s, |b| match b {
         b'&' => Some(b"&amp;"),
         b'<' => Some(b"&lt;"),
         b'"' => Some(b"&quot;"),

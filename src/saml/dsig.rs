@@ -281,7 +281,7 @@ fn exc_c14n_prefixes<'d>(method: Element<'d>) -> Result<Vec<&'d str>, SignatureE
         [] => Ok(Vec::new()),
         [inc] if inc.is(EXC_C14N, "InclusiveNamespaces") => {
             if inc.child_elements().next().is_some()
-                || inc.text().is_none_or(|t| !t.trim().is_empty())
+                || inc.text_ref().is_none_or(|t| !t.trim().is_empty())
             {
                 return Err(SignatureError::Structure);
             }
@@ -316,43 +316,21 @@ fn text_only(e: Element<'_>) -> Result<(), SignatureError> {
 }
 
 fn base64_value(e: Element<'_>, max: usize) -> Result<Vec<u8>, SignatureError> {
-    let text = e.text().ok_or(SignatureError::Encoding)?;
-    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    let text = e.text_ref().ok_or(SignatureError::Encoding)?;
+    let clean: std::borrow::Cow<'_, [u8]> = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        text.bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        text.as_bytes().into()
+    };
     if clean.is_empty() || clean.len() > max * 4 / 3 + 4 {
         return Err(SignatureError::Encoding);
     }
     base64::engine::general_purpose::STANDARD
         .decode(clean)
         .map_err(|_| SignatureError::Encoding)
-}
-
-/// Feeds canonical bytes to a digest in chunks (c14n writes many small slices).
-struct DigestSink {
-    ctx: ring::digest::Context,
-    buf: Vec<u8>,
-}
-
-impl DigestSink {
-    const CHUNK: usize = 16 * 1024;
-
-    fn finish(mut self) -> ring::digest::Digest {
-        self.ctx.update(&self.buf);
-        self.ctx.finish()
-    }
-}
-
-impl c14n::Sink for DigestSink {
-    fn write(&mut self, bytes: &[u8]) {
-        if self.buf.len() + bytes.len() > Self::CHUNK {
-            self.ctx.update(&self.buf);
-            self.buf.clear();
-            if bytes.len() > Self::CHUNK {
-                self.ctx.update(bytes);
-                return;
-            }
-        }
-        self.buf.extend_from_slice(bytes);
-    }
 }
 
 /// The `Signature` child of `element`: exactly one, or an error.
@@ -460,12 +438,9 @@ pub fn verify_enveloped<'d>(
     };
 
     // 2. The digest of the element without its signature.
-    let mut sink = DigestSink {
-        ctx: ring::digest::Context::new(digest.ring()),
-        buf: Vec::with_capacity(DigestSink::CHUNK),
-    };
-    c14n::exclusive_into(element, Some(sig.id()), &ref_prefixes, &mut sink);
-    let actual = sink.finish();
+    let mut ctx = ring::digest::Context::new(digest.ring());
+    c14n::exclusive_into(element, Some(sig.id()), &ref_prefixes, &mut ctx);
+    let actual = ctx.finish();
     if !crate::secret::ct_eq(actual.as_ref(), &expected_digest) {
         return Err(SignatureError::DigestMismatch);
     }

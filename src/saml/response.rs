@@ -173,12 +173,9 @@ pub fn parse_instant(s: &str) -> Option<SystemTime> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u64> {
-        let part = b.get(r)?;
-        if part.iter().all(u8::is_ascii_digit) {
-            std::str::from_utf8(part).ok()?.parse().ok()
-        } else {
-            None
-        }
+        b.get(r)?.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
     };
     if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return None;
@@ -333,7 +330,7 @@ fn check_issuer(parent: Element<'_>, idp: &str) -> Result<(), SamlError> {
     if issuer.attr("Format").is_some_and(|f| f != ENTITY) {
         return Err(SamlError::Issuer);
     }
-    match issuer.text() {
+    match issuer.text_ref() {
         Some(t) if t == idp => Ok(()),
         _ => Err(SamlError::Issuer),
     }
@@ -420,15 +417,17 @@ pub fn validate_document(
     // Structure over the whole document: one Assertion, signatures in place.
     let mut assertions = 0usize;
     for e in doc.elements() {
-        match (e.namespace(), e.local_name()) {
-            (ASSERTION_NS, "EncryptedAssertion") => return Err(SamlError::EncryptedAssertion),
-            (ASSERTION_NS, "Assertion") => {
+        // Local name first: it tells most elements apart without comparing
+        // namespace URIs.
+        match (e.local_name(), e.namespace()) {
+            ("EncryptedAssertion", ASSERTION_NS) => return Err(SamlError::EncryptedAssertion),
+            ("Assertion", ASSERTION_NS) => {
                 assertions += 1;
                 if e.parent().map(|p| p.id()) != Some(root.id()) {
                     return Err(SamlError::AssertionCount);
                 }
             }
-            (DSIG_NS, "Signature") => {
+            ("Signature", DSIG_NS) => {
                 let parent = e
                     .parent()
                     .ok_or(SamlError::Signature(SignatureError::Placement))?;
@@ -656,7 +655,7 @@ pub fn validate_document(
                     if !aud.is(ASSERTION_NS, "Audience") {
                         return Err(SamlError::Audience);
                     }
-                    if aud.text().as_deref() == Some(expect.sp_entity_id) {
+                    if aud.text_ref() == Some(expect.sp_entity_id) {
                         ours = true;
                     }
                 }

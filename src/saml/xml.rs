@@ -27,7 +27,7 @@
 //! stacks, ID uniqueness through a hash set, and per-element checks are
 //! bounded by the per-element limits.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 
 use quick_xml::events::{BytesStart, Event};
@@ -256,7 +256,8 @@ pub struct Document {
     attrs: Vec<AttrData>,
     /// Interned namespace URIs; index 0 is "no namespace".
     uris: Vec<Span>,
-    ids: HashMap<String, NodeId>,
+    /// The unqualified `ID` attributes, sorted by value.
+    ids: Vec<(Span, NodeId)>,
     root: NodeId,
 }
 
@@ -347,7 +348,14 @@ impl Document {
 
     /// The element with this unqualified `ID` attribute value, if any.
     pub fn element_by_id(&self, id: &str) -> Option<Element<'_>> {
-        self.ids.get(id).map(|&id| Element { doc: self, id })
+        let at = self
+            .ids
+            .binary_search_by(|(v, _)| self.s(*v).cmp(id))
+            .ok()?;
+        Some(Element {
+            doc: self,
+            id: self.ids[at].1,
+        })
     }
 
     /// An element by node id (`None` if the node is not an element).
@@ -550,24 +558,28 @@ impl<'d> Element<'d> {
             .map(|a| a.value)
     }
 
-    /// The concatenated text of the direct text children (no element
-    /// children's text), or `None` if the element has element or PI children.
+    /// The text content when the element has no element or PI children
+    /// (`None` otherwise), as an owned string; see [`Element::text_ref`].
     pub fn text(&self) -> Option<String> {
+        self.text_ref().map(str::to_owned)
+    }
+
+    /// The text content when the element has no element or PI children
+    /// (`None` otherwise). The parser merges adjacent character data (text,
+    /// references, CDATA sections, dropped comments) into one text node, so
+    /// this is that node's text, or `""` for an empty element.
+    pub fn text_ref(&self) -> Option<&'d str> {
         let mut children = self.children();
-        let first = match children.next() {
-            None => return Some(String::new()),
+        let text = match children.next() {
+            None => "",
             Some(NodeRef::Text(t)) => t,
             Some(_) => return None,
         };
-        // Adjacent text is merged by the parser: one text child is the rule.
-        let mut out = first.to_owned();
-        for c in children {
-            match c {
-                NodeRef::Text(t) => out.push_str(t),
-                _ => return None,
-            }
+        // A text node is never followed by another one.
+        match children.next() {
+            None => Some(text),
+            Some(_) => None,
         }
-        Some(out)
     }
 
     /// Whether `self` is `other` or one of its descendants.
@@ -680,18 +692,38 @@ pub(crate) enum RawNode<'d> {
 
 // ------------------------------------------------------------------ parser
 
+/// Most namespace bindings in scope at one element, over it and all its
+/// ancestors. Prefix lookups scan this stack, so this bounds their cost and
+/// keeps parsing linear in the input.
+const MAX_IN_SCOPE: usize = 256;
+
+/// A piece of character data for the current element.
+enum Piece<'a> {
+    /// A text event (line ends to normalize, `]]>` refused).
+    Text(&'a str),
+    /// The content of a CDATA section.
+    CData(&'a str),
+    /// A resolved character or entity reference.
+    Char(char),
+}
+
 struct Parser<'i> {
     input: &'i str,
     limits: Limits,
     doc: Document,
     uri_ids: HashMap<String, u32>,
-    /// Per prefix ("" = default), the stack of bindings in scope.
-    scopes: HashMap<String, Vec<u32>>,
-    /// Per open element: the range of its declarations (to pop at its end).
-    open: Vec<(NodeId, (u32, u32))>,
+    /// The namespace bindings in scope, innermost last: (prefix, namespace).
+    in_scope: Vec<(Span, u32)>,
+    /// Per open element: its node, and the length of `in_scope` before its
+    /// declarations (to pop them at its end).
+    open: Vec<(NodeId, u32)>,
     /// The current start tag redeclared `xml` (allowed once, with its own URI).
     xml_redeclared: bool,
-    id_values: HashSet<String>,
+    /// Every `ID`/`Id`/`id` attribute: its value, its element, and whether it
+    /// is the unqualified `ID` that [`Document::element_by_id`] finds.
+    id_attrs: Vec<(Span, NodeId, bool)>,
+    /// Reused for namespace URIs that need normalizing.
+    scratch: String,
     seen_root: bool,
     root_closed: bool,
 }
@@ -726,8 +758,53 @@ pub fn is_ncname(s: &str) -> bool {
     }
 }
 
+/// ASCII name-character classes, for the fast path of [`split_qname`]
+/// (the colon counts as a name character there and is checked apart).
+const NAME_CHAR: u8 = 1;
+const NAME_START: u8 = 2;
+const NAME_CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() || c == b'_' {
+            NAME_CHAR | NAME_START
+        } else if c.is_ascii_digit() || matches!(c, b'-' | b'.' | b':') {
+            NAME_CHAR
+        } else {
+            0
+        };
+        b += 1;
+    }
+    t
+};
+
 /// Splits a QName; returns the prefix length (0 if unprefixed).
 fn split_qname(q: &str) -> Result<usize, XmlError> {
+    // ASCII names (all names SAML uses) in one table pass; anything else
+    // (non-ASCII, or invalid) is decided by the character path.
+    let b = q.as_bytes();
+    let all = b
+        .iter()
+        .fold(NAME_CHAR, |acc, &c| acc & NAME_CLASSES[c as usize]);
+    if all == 0 {
+        return split_qname_chars(q);
+    }
+    let starts = |i: usize| {
+        b.get(i)
+            .is_some_and(|&c| NAME_CLASSES[c as usize] & NAME_START != 0)
+    };
+    if !starts(0) {
+        return Err(XmlError::BadName);
+    }
+    match b.iter().position(|&c| c == b':') {
+        None => Ok(0),
+        Some(i) if starts(i + 1) && !b[i + 1..].contains(&b':') => Ok(i),
+        Some(_) => Err(XmlError::BadName),
+    }
+}
+
+fn split_qname_chars(q: &str) -> Result<usize, XmlError> {
     match q.split_once(':') {
         None if is_ncname(q) => Ok(0),
         Some((p, l)) if is_ncname(p) && is_ncname(l) => Ok(p.len()),
@@ -778,15 +855,34 @@ fn resolve_ref(name: &str) -> Result<char, XmlError> {
     Ok(c)
 }
 
+/// Whether no byte of `s` is flagged by `slow`, checked a chunk at a time so
+/// the compiler can vectorize the scan (this is most of the bytes of a
+/// signed message: certificate and signature text).
+#[inline]
+fn none_flagged(s: &str, slow: impl Fn(u8) -> bool) -> bool {
+    s.as_bytes()
+        .chunks(64)
+        .all(|chunk| chunk.iter().fold(false, |acc, &b| acc | slow(b)) == false)
+}
+
+/// Text that is already in its final form: no CR to normalize, no control
+/// characters, no `]` (so no `]]>`), and no 0xEF lead byte (U+FFFE and U+FFFF,
+/// which XML does not allow, start with it; other characters from U+F000 take
+/// the slow path too). Valid UTF-8 cannot hold surrogates.
+fn text_is_plain(s: &str) -> bool {
+    none_flagged(s, |b| {
+        (b < 0x20) & (b != b'\t') & (b != b'\n') | (b == b']') | (b == 0xEF)
+    })
+}
+
+/// An attribute value already in its final form: no reference, no `<`, no
+/// whitespace to normalize, no control character, no 0xEF lead byte.
+fn attr_is_plain(s: &str) -> bool {
+    none_flagged(s, |b| (b < 0x20) | (b == b'&') | (b == b'<') | (b == 0xEF))
+}
+
 /// Appends character data with XML 1.0 line-end normalization, checking characters.
 fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
-    if raw
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || b == b'\n' || b == b'\t')
-    {
-        out.push_str(raw);
-        return Ok(());
-    }
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -806,14 +902,6 @@ fn push_text(out: &mut String, raw: &str) -> Result<(), XmlError> {
 /// Appends an attribute value with references resolved and XML 1.0
 /// attribute-value normalization (literal whitespace → space).
 fn push_attr_value(out: &mut String, raw: &str) -> Result<(), XmlError> {
-    if !raw
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'<' | b'\t' | b'\n' | b'\r'))
-    {
-        check_chars(raw)?;
-        out.push_str(raw);
-        return Ok(());
-    }
     let mut rest = raw;
     while let Some(pos) = rest.find(['&', '<', '\t', '\n', '\r']) {
         let (head, tail) = rest.split_at(pos);
@@ -856,41 +944,61 @@ impl<'i> Parser<'i> {
             return Err(XmlError::TooLarge);
         }
         let input = input.strip_prefix('\u{FEFF}').unwrap_or(input);
+        // The buffer starts with the input itself: names, and text and
+        // attribute values that need no normalization, are spans of it;
+        // normalized values are appended after it.
+        let mut buf = String::with_capacity(input.len() + input.len() / 8 + 128);
+        buf.push_str(input);
         let mut doc = Document {
-            buf: String::with_capacity(input.len()),
+            buf,
             nodes: Vec::with_capacity(input.len() / 48),
             decls: Vec::new(),
             attrs: Vec::with_capacity(input.len() / 96),
             uris: vec![Span::default()],
-            ids: HashMap::new(),
+            ids: Vec::new(),
             root: NodeId(0),
         };
-        doc.buf.push_str(XML_NS);
-        let mut uri_ids = HashMap::new();
-        uri_ids.insert(String::new(), 0);
-        let xml_span = Span {
-            start: 0,
-            end: XML_NS.len() as u32,
+        let mut append = |s: &str| {
+            let start = doc.buf.len() as u32;
+            doc.buf.push_str(s);
+            Span {
+                start,
+                end: doc.buf.len() as u32,
+            }
         };
-        doc.uris.push(xml_span);
-        uri_ids.insert(XML_NS.to_owned(), 1);
-        let mut scopes = HashMap::new();
-        scopes.insert("xml".to_owned(), vec![1]);
+        let xml_prefix = append("xml");
+        let xml_uri = append(XML_NS);
+        doc.uris.push(xml_uri);
+        let uri_ids = HashMap::new();
         Ok(Self {
             input,
             limits: *limits,
             doc,
             uri_ids,
-            scopes,
+            in_scope: vec![(xml_prefix, 1)],
             open: Vec::new(),
             xml_redeclared: false,
-            id_values: HashSet::new(),
+            id_attrs: Vec::new(),
+            scratch: String::new(),
             seen_root: false,
             root_closed: false,
         })
     }
 
+    /// Where `part` (a slice of the input) sits in the buffer.
+    fn input_span(&self, part: &str) -> Option<Span> {
+        let at = (part.as_ptr() as usize).checked_sub(self.input.as_ptr() as usize)?;
+        (at + part.len() <= self.input.len()).then_some(Span {
+            start: at as u32,
+            end: (at + part.len()) as u32,
+        })
+    }
+
+    /// A span holding `s`: its place in the input, or a copy.
     fn span_of(&mut self, s: &str) -> Span {
+        if let Some(span) = self.input_span(s) {
+            return span;
+        }
         let start = self.doc.buf.len() as u32;
         self.doc.buf.push_str(s);
         Span {
@@ -900,6 +1008,9 @@ impl<'i> Parser<'i> {
     }
 
     fn intern(&mut self, uri: &str) -> u32 {
+        if uri.is_empty() {
+            return 0;
+        }
         if let Some(&id) = self.uri_ids.get(uri) {
             return id;
         }
@@ -911,7 +1022,11 @@ impl<'i> Parser<'i> {
     }
 
     fn lookup(&self, prefix: &str) -> Option<u32> {
-        self.scopes.get(prefix).and_then(|s| s.last().copied())
+        self.in_scope
+            .iter()
+            .rev()
+            .find(|(p, _)| self.doc.s(*p) == prefix)
+            .map(|&(_, ns)| ns)
     }
 
     fn add_node(&mut self, kind: Kind) -> NodeId {
@@ -936,35 +1051,131 @@ impl<'i> Parser<'i> {
         id
     }
 
-    /// Appends text to the current element, merging with a preceding text node.
-    fn text(
-        &mut self,
-        f: impl FnOnce(&mut String) -> Result<(), XmlError>,
-    ) -> Result<(), XmlError> {
-        let start = self.doc.buf.len() as u32;
-        f(&mut self.doc.buf)?;
-        let end = self.doc.buf.len() as u32;
-        if end == start {
-            return Ok(());
-        }
-        let Some((parent, _)) = self.open.last() else {
+    /// Appends character data to the current element, merging it with a
+    /// preceding text node (text around references, CDATA sections and
+    /// dropped comments is one node, as canonicalization sees it).
+    fn text(&mut self, piece: Piece<'_>) -> Result<(), XmlError> {
+        let Some(&(parent, _)) = self.open.last() else {
             // Outside the document element: whitespace only.
-            let s = &self.doc.buf[start as usize..];
-            if !s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
-                return Err(XmlError::BadStructure);
-            }
-            self.doc.buf.truncate(start as usize);
-            return Ok(());
+            return match piece {
+                Piece::Text(raw)
+                    if raw
+                        .bytes()
+                        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) =>
+                {
+                    Ok(())
+                }
+                _ => Err(XmlError::BadStructure),
+            };
         };
         let last = self.doc.nodes[parent.idx()].last_child;
-        if last != NONE
-            && let Kind::Text(span) = &mut self.doc.nodes[last as usize].kind
-            && span.end == start
+        let prev = match self.doc.nodes.get(last as usize) {
+            Some(Node {
+                kind: Kind::Text(span),
+                ..
+            }) => Some(*span),
+            _ => None,
+        };
+        if prev.is_none()
+            && let Piece::Text(raw) | Piece::CData(raw) = piece
+            && text_is_plain(raw)
         {
-            span.end = end;
+            if !raw.is_empty() {
+                let span = self.span_of(raw);
+                self.add_node(Kind::Text(span));
+            }
             return Ok(());
         }
-        self.add_node(Kind::Text(Span { start, end }));
+        // The node's text is contiguous at the end of the buffer: move a
+        // preceding piece there first, unless it already is.
+        let start = match prev {
+            Some(s)
+                if s.end as usize == self.doc.buf.len() && s.start as usize >= self.input.len() =>
+            {
+                s.start
+            }
+            Some(s) => {
+                let start = self.doc.buf.len() as u32;
+                self.doc
+                    .buf
+                    .extend_from_within(s.start as usize..s.end as usize);
+                start
+            }
+            None => self.doc.buf.len() as u32,
+        };
+        match piece {
+            Piece::Text(raw) => {
+                if raw.contains("]]>") {
+                    return Err(XmlError::Syntax);
+                }
+                push_text(&mut self.doc.buf, raw)?;
+            }
+            Piece::CData(raw) => push_text(&mut self.doc.buf, raw)?,
+            Piece::Char(c) => self.doc.buf.push(c),
+        }
+        let span = Span {
+            start,
+            end: self.doc.buf.len() as u32,
+        };
+        match prev {
+            Some(_) => self.doc.nodes[last as usize].kind = Kind::Text(span),
+            None if span.end > span.start => {
+                self.add_node(Kind::Text(span));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Handles the namespace declaration `xmlns[:prefix]="raw"` of the
+    /// current start tag, whose declarations begin at `decl_start`.
+    fn declare(&mut self, prefix: &str, raw: &str, decl_start: u32) -> Result<(), XmlError> {
+        if self.doc.decls.len() as u32 - decl_start >= self.limits.max_namespace_declarations as u32
+        {
+            return Err(XmlError::TooManyNamespaceDeclarations);
+        }
+        if !prefix.is_empty() && !is_ncname(prefix) {
+            return Err(XmlError::BadName);
+        }
+        let decls = &self.doc.decls[decl_start as usize..];
+        if decls.iter().any(|d| self.doc.s(d.prefix) == prefix)
+            || (prefix == "xml" && self.xml_redeclared)
+        {
+            return Err(XmlError::DuplicateAttribute);
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let uri = if attr_is_plain(raw) {
+            raw
+        } else {
+            scratch.clear();
+            push_attr_value(&mut scratch, raw)?;
+            scratch.as_str()
+        };
+        let bound = self.bind(prefix, uri);
+        self.scratch = scratch;
+        bound
+    }
+
+    fn bind(&mut self, prefix: &str, uri: &str) -> Result<(), XmlError> {
+        match (prefix, uri) {
+            ("xml", XML_NS) => {
+                self.xml_redeclared = true;
+                return Ok(());
+            }
+            ("xml", _) | ("xmlns", _) => return Err(XmlError::BadNamespace),
+            (_, XML_NS | XMLNS_NS) => return Err(XmlError::BadNamespace),
+            ("", "") => {}
+            (_, "") => return Err(XmlError::BadNamespace),
+            (_, u) if !has_scheme(u) => return Err(XmlError::BadNamespace),
+            _ => {}
+        }
+        if self.in_scope.len() >= MAX_IN_SCOPE {
+            return Err(XmlError::TooManyNamespaceDeclarations);
+        }
+        let ns = self.intern(uri);
+        let prefix = self.span_of(prefix);
+        self.doc.decls.push(NsDecl { prefix, ns });
+        self.in_scope.push((prefix, ns));
         Ok(())
     }
 
@@ -978,9 +1189,10 @@ impl<'i> Parser<'i> {
         self.seen_root = true;
         let qname: &str = e.name().0;
         let prefix_len = split_qname(qname)?;
-        // Pass 1: split declarations from attributes. Attribute names and
-        // values go straight into the buffer; per-element checks are linear
-        // scans bounded by the per-element limits (no allocation per element).
+        // Pass 1: split declarations from attributes. Per-element checks are
+        // linear scans bounded by the per-element limits (no allocation per
+        // element); names and plain values are spans of the input.
+        let scope_mark = self.in_scope.len() as u32;
         let decl_start = self.doc.decls.len() as u32;
         let attr_start = self.doc.attrs.len();
         let mut iter = e.attributes();
@@ -989,50 +1201,10 @@ impl<'i> Parser<'i> {
             let attr = attr.map_err(|_| XmlError::Syntax)?;
             let key: &str = attr.key.0;
             let raw: &str = &attr.value;
-            if key == "xmlns" || key.starts_with("xmlns:") {
-                if self.doc.decls.len() as u32 - decl_start
-                    >= self.limits.max_namespace_declarations as u32
-                {
-                    return Err(XmlError::TooManyNamespaceDeclarations);
-                }
-                let prefix = if key == "xmlns" { "" } else { &key[6..] };
-                if !prefix.is_empty() && !is_ncname(prefix) {
-                    return Err(XmlError::BadName);
-                }
-                let start = self.doc.buf.len();
-                push_attr_value(&mut self.doc.buf, raw)?;
-                let uri = self.doc.buf[start..].to_owned();
-                self.doc.buf.truncate(start);
-                let decls = &self.doc.decls[decl_start as usize..];
-                if decls.iter().any(|d| self.doc.s(d.prefix) == prefix)
-                    || (prefix == "xml" && self.xml_redeclared)
-                {
-                    return Err(XmlError::DuplicateAttribute);
-                }
-                match (prefix, uri.as_str()) {
-                    ("xml", XML_NS) => {
-                        self.xml_redeclared = true;
-                        continue;
-                    }
-                    ("xml", _) | ("xmlns", _) => return Err(XmlError::BadNamespace),
-                    (_, XML_NS | XMLNS_NS) => return Err(XmlError::BadNamespace),
-                    ("", "") => {}
-                    (_, "") => return Err(XmlError::BadNamespace),
-                    (_, u) if !has_scheme(u) => return Err(XmlError::BadNamespace),
-                    _ => {}
-                }
-                let ns = self.intern(&uri);
-                let prefix_span = self.span_of(prefix);
-                self.doc.decls.push(NsDecl {
-                    prefix: prefix_span,
-                    ns,
-                });
-                match self.scopes.get_mut(prefix) {
-                    Some(stack) => stack.push(ns),
-                    None => {
-                        self.scopes.insert(prefix.to_owned(), vec![ns]);
-                    }
-                }
+            if key == "xmlns" {
+                self.declare("", raw, decl_start)?;
+            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
+                self.declare(prefix, raw, decl_start)?;
             } else {
                 if self.doc.attrs.len() - attr_start >= self.limits.max_attributes {
                     return Err(XmlError::TooManyAttributes);
@@ -1045,11 +1217,15 @@ impl<'i> Parser<'i> {
                     return Err(XmlError::DuplicateAttribute);
                 }
                 let qspan = self.span_of(key);
-                let start = self.doc.buf.len() as u32;
-                push_attr_value(&mut self.doc.buf, raw)?;
-                let value = Span {
-                    start,
-                    end: self.doc.buf.len() as u32,
+                let value = if attr_is_plain(raw) {
+                    self.span_of(raw)
+                } else {
+                    let start = self.doc.buf.len() as u32;
+                    push_attr_value(&mut self.doc.buf, raw)?;
+                    Span {
+                        start,
+                        end: self.doc.buf.len() as u32,
+                    }
                 };
                 self.doc.attrs.push(AttrData {
                     qname: qspan,
@@ -1060,7 +1236,6 @@ impl<'i> Parser<'i> {
             }
         }
         self.xml_redeclared = false;
-        let decl_end = self.doc.decls.len() as u32;
         // Resolve the element's namespace.
         let ns = if prefix_len == 0 {
             self.lookup("").unwrap_or(0)
@@ -1069,8 +1244,6 @@ impl<'i> Parser<'i> {
                 .ok_or(XmlError::UndeclaredPrefix)?
         };
         // Resolve attributes; expanded names must be unique; ID attributes too.
-        let mut id_attrs = 0;
-        let mut plain_id: Option<Span> = None;
         for i in attr_start..self.doc.attrs.len() {
             let a = self.doc.attrs[i];
             if a.prefix_len != 0 {
@@ -1081,7 +1254,9 @@ impl<'i> Parser<'i> {
                 self.doc.attrs[i].ns = ns;
             }
         }
+        let node = NodeId(self.doc.nodes.len() as u32);
         let attrs = &self.doc.attrs[attr_start..];
+        let mut id_count = 0;
         for (i, a) in attrs.iter().enumerate() {
             let local = self.doc.attr_local(a);
             if attrs[..i]
@@ -1091,14 +1266,12 @@ impl<'i> Parser<'i> {
                 return Err(XmlError::DuplicateAttribute);
             }
             if local.eq_ignore_ascii_case("id") {
-                id_attrs += 1;
-                let v = self.doc.s(a.value);
-                if id_attrs > 1 || !self.id_values.insert(v.to_owned()) {
+                id_count += 1;
+                if id_count > 1 {
                     return Err(XmlError::DuplicateId);
                 }
-                if a.prefix_len == 0 && local == "ID" {
-                    plain_id = Some(a.value);
-                }
+                self.id_attrs
+                    .push((a.value, node, a.prefix_len == 0 && local == "ID"));
             }
         }
         let attr_end = self.doc.attrs.len() as u32;
@@ -1107,17 +1280,14 @@ impl<'i> Parser<'i> {
             qname: qspan,
             prefix_len: prefix_len as u32,
             ns,
-            decls: (decl_start, decl_end),
+            decls: (decl_start, self.doc.decls.len() as u32),
             attrs: (attr_start as u32, attr_end),
         }));
-        if let Some(v) = plain_id {
-            let v = self.doc.s(v).to_owned();
-            self.doc.ids.insert(v, id);
-        }
+        debug_assert_eq!(id, node);
         if self.open.is_empty() {
             self.doc.root = id;
         }
-        self.open.push((id, (decl_start, decl_end)));
+        self.open.push((id, scope_mark));
         if empty {
             self.end();
         }
@@ -1125,17 +1295,34 @@ impl<'i> Parser<'i> {
     }
 
     fn end(&mut self) {
-        if let Some((_, (a, b))) = self.open.pop() {
-            for d in a..b {
-                let prefix = self.doc.s(self.doc.decls[d as usize].prefix);
-                if let Some(stack) = self.scopes.get_mut(prefix) {
-                    stack.pop();
-                }
-            }
+        if let Some((_, mark)) = self.open.pop() {
+            self.in_scope.truncate(mark as usize);
             if self.open.is_empty() {
                 self.root_closed = true;
             }
         }
+    }
+
+    /// ID values must be unique over the whole document; the unqualified
+    /// `ID`s are kept sorted for [`Document::element_by_id`].
+    fn finish_ids(&mut self) -> Result<(), XmlError> {
+        let doc = &self.doc;
+        self.id_attrs
+            .sort_unstable_by(|a, b| doc.s(a.0).cmp(doc.s(b.0)));
+        if self
+            .id_attrs
+            .windows(2)
+            .any(|w| doc.s(w[0].0) == doc.s(w[1].0))
+        {
+            return Err(XmlError::DuplicateId);
+        }
+        self.doc.ids = self
+            .id_attrs
+            .iter()
+            .filter(|&&(_, _, plain)| plain)
+            .map(|&(value, node, _)| (value, node))
+            .collect();
+        Ok(())
     }
 
     fn run(mut self) -> Result<Document, XmlError> {
@@ -1181,37 +1368,17 @@ impl<'i> Parser<'i> {
                     }
                     self.end();
                 }
-                Event::Text(t) => {
-                    let raw: &str = &t;
-                    if raw.contains("]]>") {
-                        return Err(XmlError::Syntax);
-                    }
-                    self.text(|out| push_text(out, raw))?;
-                }
-                Event::CData(t) => {
-                    if self.open.is_empty() {
-                        return Err(XmlError::BadStructure);
-                    }
-                    let raw: &str = &t;
-                    self.text(|out| push_text(out, raw))?;
-                }
+                Event::Text(t) => self.text(Piece::Text(&t))?,
+                Event::CData(t) => self.text(Piece::CData(&t))?,
                 Event::GeneralRef(r) => {
-                    let name: &str = &r;
-                    let c = resolve_ref(name)?;
-                    if self.open.is_empty() {
-                        return Err(XmlError::BadStructure);
-                    }
-                    self.text(|out| {
-                        out.push(c);
-                        Ok(())
-                    })?;
+                    let c = resolve_ref(&r)?;
+                    self.text(Piece::Char(c))?;
                 }
                 Event::Comment(c) => {
                     if self.limits.markup == Markup::Refuse {
                         return Err(XmlError::Comment);
                     }
-                    let raw: &str = &c;
-                    check_chars(raw)?;
+                    check_chars(&c)?;
                 }
                 Event::PI(pi) => {
                     if self.limits.markup == Markup::Refuse {
@@ -1247,6 +1414,7 @@ impl<'i> Parser<'i> {
         if !self.open.is_empty() || !self.seen_root {
             return Err(XmlError::BadStructure);
         }
+        self.finish_ids()?;
         Ok(self.doc)
     }
 }
