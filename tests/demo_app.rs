@@ -19,6 +19,9 @@ mod pages;
 #[allow(dead_code)]
 #[path = "../examples/demo/scim.rs"]
 mod scim;
+#[allow(dead_code)]
+#[path = "../examples/demo/scim_sql.rs"]
+mod scim_sql;
 
 use std::sync::Arc;
 

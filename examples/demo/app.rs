@@ -11,7 +11,7 @@ use axum::routing::{any, get, post};
 use serde::Deserialize;
 use ssokit::flow::{ChoiceOutcome, FLOW_COOKIE, LinkOffer, Outcome, SignedIn};
 use ssokit::hooks::{MemoryEvents, MemoryMailer};
-use ssokit::scim::{MemoryScimDirectory, RateLimit, ScimConfig, ScimService};
+use ssokit::scim::{RateLimit, ScimConfig, ScimService};
 use ssokit::secret::{random_token, sha256_hex};
 use ssokit::store::{FlowStore, MemoryFlowStore};
 use ssokit::testkit::saml::{DevSamlIdp, SamlUser};
@@ -560,10 +560,7 @@ async fn build_scim(
         burst: 2000.0,
     });
     let scim = ScimService::builder(config)
-        .directory(Arc::new(crate::scim::DemoScimDirectory {
-            inner: MemoryScimDirectory::new(),
-            db: db.clone(),
-        }))
+        .directory(Arc::new(crate::scim::DemoScimDirectory::new(db.clone())))
         .revoker(Arc::new(crate::scim::DemoRevoker { db: db.clone() }))
         .connections(connections)
         .events(Arc::new(events.clone()))

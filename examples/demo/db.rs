@@ -23,9 +23,9 @@ CREATE TABLE IF NOT EXISTS users (
     name      TEXT,
     active    INTEGER NOT NULL DEFAULT 1,
     role      TEXT,
-        groups_json TEXT NOT NULL DEFAULT '[]',
+    groups_json TEXT NOT NULL DEFAULT '[]',
     attributes_json TEXT NOT NULL DEFAULT '{}',
-        scim_id   TEXT UNIQUE,            -- set for users the IdP provisioned over SCIM
+    scim_id   TEXT UNIQUE,            -- set for users the IdP provisioned over SCIM
     deprovisioned INTEGER NOT NULL DEFAULT 0,
     deleted   INTEGER NOT NULL DEFAULT 0,
     last_sso_login INTEGER            -- unix seconds
@@ -42,7 +42,89 @@ CREATE TABLE IF NOT EXISTS sessions (
     user_id    INTEGER NOT NULL REFERENCES users (id),
     connection TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS scim_groups (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order: stable pages
+    tenant     TEXT NOT NULL,
+    id         TEXT NOT NULL UNIQUE,
+    attributes TEXT NOT NULL,         -- the SCIM attributes except members (JSON)
+    created_ns INTEGER NOT NULL,      -- unix nanoseconds
+    modified_ns INTEGER NOT NULL,
+    version    INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS scim_groups_tenant ON scim_groups (tenant, seq);
+CREATE TABLE IF NOT EXISTS scim_members (
+    pos       INTEGER PRIMARY KEY AUTOINCREMENT,   -- the order members were added in
+    tenant    TEXT NOT NULL,
+    group_id  TEXT NOT NULL,          -- scim_groups.id
+    value     TEXT NOT NULL,          -- a users.scim_id or a scim_groups.id of the tenant
+    kind      TEXT,
+    reference TEXT,
+    display   TEXT,
+    UNIQUE (group_id, value)
+);
+CREATE INDEX IF NOT EXISTS scim_members_value ON scim_members (tenant, value);
 ";
+
+/// The SCIM side of a `users` row (see `scim.rs`): added to older files too.
+const SCIM_USER_COLUMNS: &[(&str, &str)] = &[
+    // The SCIM attributes, canonical names (JSON object; never id or meta).
+    ("scim_json", "TEXT"),
+    // The userName folded as SCIM compares it (Unicode lower case): unique per tenant.
+    ("scim_user_name_key", "TEXT"),
+    ("scim_external_id", "TEXT"),
+    ("scim_created_ns", "INTEGER"),
+    ("scim_modified_ns", "INTEGER"),
+    ("scim_version", "INTEGER"),
+    ("scim_provisioned_by", "TEXT"),
+    // DELETE hides the user from SCIM and frees its userName; the row stays, disabled.
+    ("scim_deleted", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+const SCIM_INDEXES: &str = "
+CREATE UNIQUE INDEX IF NOT EXISTS users_scim_user_name
+    ON users (tenant, scim_user_name_key) WHERE scim_id IS NOT NULL AND scim_deleted = 0;
+CREATE INDEX IF NOT EXISTS users_scim_external_id
+    ON users (tenant, scim_external_id) WHERE scim_id IS NOT NULL;
+";
+
+/// `scim_fold(text)`: the case folding of SCIM's `caseExact: false`
+/// (`str::to_lowercase`, Unicode-aware; SQLite's own `lower()` and `NOCASE`
+/// fold ASCII only). Other types pass through.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::{Value, ValueRef};
+    conn.create_scalar_function(
+        "scim_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).to_lowercase()),
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::Integer(i),
+                ValueRef::Real(r) => Value::Real(r),
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            })
+        },
+    )
+}
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let mut have = Vec::new();
+    {
+        let mut stmt = conn.prepare("SELECT name FROM pragma_table_info('users')")?;
+        for name in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            have.push(name?);
+        }
+    }
+    for (name, decl) in SCIM_USER_COLUMNS {
+        if !have.iter().any(|h| h == name) {
+            // Names and types are the constants above, never input.
+            conn.execute_batch(&format!("ALTER TABLE users ADD COLUMN {name} {decl}"))?;
+        }
+    }
+    conn.execute_batch(SCIM_INDEXES)
+}
 
 /// The demo's users, identities and sessions in SQLite.
 #[derive(Clone)]
@@ -94,11 +176,20 @@ impl Db {
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(|e| e.to_string())?;
         }
-        conn.execute_batch(SCHEMA)
+        register_functions(&conn).map_err(|e| format!("cannot register functions: {e}"))?;
+        // Two instances may create the schema at once: one transaction each.
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}"))
+            .and_then(|()| migrate(&conn))
+            .and_then(|()| conn.execute_batch("COMMIT"))
             .map_err(|e| format!("cannot create the schema: {e}"))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
+    }
+
+    /// The connection, for the SCIM directory's transactions (`scim.rs`).
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn with<T>(
@@ -185,32 +276,6 @@ impl Db {
             rows.collect()
         })
         .unwrap_or_default()
-    }
-
-    /// Creates or updates the login-side row of a SCIM-provisioned user
-    /// (SSO never reactivates: `active` follows SCIM only).
-    pub(crate) fn upsert_scim_user(
-        &self,
-        tenant: &str,
-        scim_id: &str,
-        email: &str,
-        name: Option<&str>,
-        active: bool,
-        role: Option<&str>,
-    ) {
-        let _ = self.with(|c| {
-            let updated = c.execute(
-                "UPDATE users SET email = ?1, email_key = ?2, name = ?3, active = ?4,                  deprovisioned = ?5 WHERE scim_id = ?6 AND tenant = ?7",
-                params![email, normalize_email(email), name, active, !active, scim_id, tenant],
-            )?;
-            if updated == 0 {
-                c.execute(
-                    "INSERT INTO users (tenant, email, email_key, name, active, role, scim_id, deprovisioned)                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    params![tenant, email, normalize_email(email), name, active, role, scim_id, !active],
-                )?;
-            }
-            Ok(())
-        });
     }
 
     /// The login-side user of a SCIM id.

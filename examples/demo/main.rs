@@ -20,6 +20,7 @@ mod config;
 mod db;
 mod pages;
 mod scim;
+mod scim_sql;
 
 use std::net::SocketAddr;
 

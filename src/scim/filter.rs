@@ -70,6 +70,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Number, Value};
 
@@ -244,6 +245,29 @@ pub enum CompValue {
     Number(Number),
     /// A string (JSON escapes decoded).
     Str(String),
+}
+
+impl CompValue {
+    /// The value as an instant, if it is an RFC 3339 date-time string: how
+    /// `dateTime` attributes (`meta.lastModified`) are compared. A host that
+    /// stores times as numbers binds this instead of the text; a string that
+    /// is not a date-time is compared as text (or refused by the host).
+    pub fn as_date_time(&self) -> Option<SystemTime> {
+        let Self::Str(s) = self else {
+            return None;
+        };
+        let nanos = parse_rfc3339(s)?;
+        let abs = nanos.unsigned_abs();
+        let d = Duration::new(
+            u64::try_from(abs / 1_000_000_000).ok()?,
+            u32::try_from(abs % 1_000_000_000).ok()?,
+        );
+        if nanos >= 0 {
+            UNIX_EPOCH.checked_add(d)
+        } else {
+            UNIX_EPOCH.checked_sub(d)
+        }
+    }
 }
 
 impl fmt::Display for CompValue {
