@@ -320,3 +320,23 @@ fn find_eq_finds_the_indexable_part() {
         None
     );
 }
+
+#[test]
+fn date_time_values_read_as_instants() {
+    use std::time::{Duration, UNIX_EPOCH};
+    let s = |v: &str| CompValue::Str(v.into()).as_date_time();
+    let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    assert_eq!(s("2023-11-14T22:13:20Z"), Some(t));
+    assert_eq!(s("2023-11-14T23:13:20+01:00"), Some(t));
+    assert_eq!(
+        s("2023-11-14T22:13:20.25Z"),
+        Some(t + Duration::from_millis(250))
+    );
+    assert_eq!(
+        s("1969-12-31T23:59:59Z"),
+        Some(UNIX_EPOCH - Duration::from_secs(1))
+    );
+    assert_eq!(s("2023-11-14"), None);
+    assert_eq!(s("garbage"), None);
+    assert_eq!(CompValue::Bool(true).as_date_time(), None);
+}

@@ -2,7 +2,9 @@
 //! also the worked example of implementing ssokit's `UserDirectory` hook on
 //! SQL: identities in their own table keyed by (connection, subject),
 //! e-mails compared through a normalised key column, linking that never
-//! moves an identity, provisioning and linking in one transaction.
+//! moves an identity, provisioning and linking in one transaction. SCIM
+//! users are rows of the same `users` table (the `scim_*` columns, see
+//! `scim.rs`), so the account the IdP provisions is the one SSO reaches.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
