@@ -27,7 +27,7 @@
 //! refused by the parser, so there is no error path that could hash an empty
 //! or partial buffer.
 
-use super::xml::{Document, Element, NodeId, RawNode};
+use super::xml::{Document, Element, NodeId, RawNode, none_flagged};
 
 /// The algorithm URI of exclusive c14n without comments.
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -331,14 +331,6 @@ impl<'d, 'f> Canon<'d, 'f> {
     }
 }
 
-/// Whether no byte of `s` is flagged by `special` (a chunked scan the
-/// compiler vectorizes: most text and values need no escaping).
-#[inline]
-fn none_special(s: &[u8], special: impl Fn(u8) -> bool) -> bool {
-    s.chunks(64)
-        .all(|chunk| !chunk.iter().fold(false, |acc, &b| acc | special(b)))
-}
-
 fn escape_with(out: &mut Vec<u8>, s: &str, special: fn(u8) -> Option<&'static [u8]>) {
     let bytes = s.as_bytes();
     let mut start = 0;
@@ -353,7 +345,7 @@ fn escape_with(out: &mut Vec<u8>, s: &str, special: fn(u8) -> Option<&'static [u
 }
 
 fn escape_text(out: &mut Vec<u8>, s: &str) {
-    if none_special(s.as_bytes(), |b| {
+    if none_flagged(s, |b| {
         (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
     }) {
         out.extend_from_slice(s.as_bytes());
@@ -369,9 +361,7 @@ fn escape_text(out: &mut Vec<u8>, s: &str) {
 }
 
 fn escape_attr(out: &mut Vec<u8>, s: &str) {
-    if none_special(s.as_bytes(), |b| {
-        (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)
-    }) {
+    if none_flagged(s, |b| (b == b'&') | (b == b'<') | (b == b'"') | (b < 0x20)) {
         out.extend_from_slice(s.as_bytes());
         return;
     }

@@ -25,7 +25,6 @@
 //! only then is the reference digested and compared. On success the caller
 //! gets a [`VerifiedElement`], the only way to the signed subtree.
 
-use base64::Engine as _;
 use ring::signature;
 
 use super::c14n::{self, EXC_C14N};
@@ -251,11 +250,41 @@ impl<'d> VerifiedElement<'d> {
     }
 }
 
-fn ds_children<'d>(e: Element<'d>) -> Result<Vec<Element<'d>>, SignatureError> {
-    let mut out = Vec::new();
+/// The element children of a `ds:` element, without allocating: the
+/// profile never allows more than three, so the first four are kept (a
+/// fourth is always an error for the caller) and the rest only checked.
+struct DsChildren<'d> {
+    items: [Option<Element<'d>>; 4],
+    len: usize,
+}
+
+impl<'d> DsChildren<'d> {
+    fn as_slice(&self) -> &[Option<Element<'d>>] {
+        &self.items[..self.len]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(&self) -> std::iter::Peekable<impl Iterator<Item = Element<'d>> + '_> {
+        self.as_slice().iter().flatten().copied().peekable()
+    }
+}
+
+fn ds_children<'d>(e: Element<'d>) -> Result<DsChildren<'d>, SignatureError> {
+    let mut out = DsChildren {
+        items: [None; 4],
+        len: 0,
+    };
     for c in e.children() {
         match c {
-            NodeRef::Element(el) => out.push(el),
+            NodeRef::Element(el) => {
+                if let Some(slot) = out.items.get_mut(out.len) {
+                    *slot = Some(el);
+                    out.len += 1;
+                }
+            }
             NodeRef::Text(t) if t.bytes().all(|b| b.is_ascii_whitespace()) => {}
             _ => return Err(SignatureError::Structure),
         }
@@ -264,7 +293,7 @@ fn ds_children<'d>(e: Element<'d>) -> Result<Vec<Element<'d>>, SignatureError> {
 }
 
 fn expect_ds<'d>(
-    it: &mut std::iter::Peekable<std::vec::IntoIter<Element<'d>>>,
+    it: &mut std::iter::Peekable<impl Iterator<Item = Element<'d>>>,
     local: &str,
 ) -> Result<Element<'d>, SignatureError> {
     match it.next() {
@@ -279,7 +308,7 @@ fn exc_c14n_prefixes<'d>(method: Element<'d>) -> Result<Vec<&'d str>, SignatureE
     let children = ds_children(method)?;
     match children.as_slice() {
         [] => Ok(Vec::new()),
-        [inc] if inc.is(EXC_C14N, "InclusiveNamespaces") => {
+        [Some(inc)] if inc.is(EXC_C14N, "InclusiveNamespaces") => {
             if inc.child_elements().next().is_some()
                 || inc.text_ref().is_none_or(|t| !t.trim().is_empty())
             {
@@ -328,9 +357,7 @@ fn base64_value(e: Element<'_>, max: usize) -> Result<Vec<u8>, SignatureError> {
     if clean.is_empty() || clean.len() > max * 4 / 3 + 4 {
         return Err(SignatureError::Encoding);
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(clean)
-        .map_err(|_| SignatureError::Encoding)
+    super::b64::decode(&clean).ok_or(SignatureError::Encoding)
 }
 
 /// The `Signature` child of `element`: exactly one, or an error.
@@ -349,7 +376,8 @@ pub fn verify_enveloped<'d>(
     keys: &[TrustedKey],
 ) -> Result<VerifiedElement<'d>, SignatureError> {
     let sig = signature_child(element)?.ok_or(SignatureError::Missing)?;
-    let mut parts = ds_children(sig)?.into_iter().peekable();
+    let parts = ds_children(sig)?;
+    let mut parts = parts.iter();
     let signed_info = expect_ds(&mut parts, "SignedInfo")?;
     let sig_value = expect_ds(&mut parts, "SignatureValue")?;
     if parts.peek().is_some_and(|e| e.is(DSIG_NS, "KeyInfo")) {
@@ -361,7 +389,8 @@ pub fn verify_enveloped<'d>(
     text_only(sig_value)?;
 
     // SignedInfo: CanonicalizationMethod, SignatureMethod, one Reference.
-    let mut si = ds_children(signed_info)?.into_iter().peekable();
+    let si = ds_children(signed_info)?;
+    let mut si = si.iter();
     let c14n_method = expect_ds(&mut si, "CanonicalizationMethod")?;
     let sig_method = expect_ds(&mut si, "SignatureMethod")?;
     let reference = expect_ds(&mut si, "Reference")?;
@@ -385,7 +414,8 @@ pub fn verify_enveloped<'d>(
     if by_id.map(|e| e.id()) != Some(element.id()) {
         return Err(SignatureError::Reference);
     }
-    let mut rp = ds_children(reference)?.into_iter().peekable();
+    let rp = ds_children(reference)?;
+    let mut rp = rp.iter();
     let transforms = expect_ds(&mut rp, "Transforms")?;
     let digest_method = expect_ds(&mut rp, "DigestMethod")?;
     let digest_value = expect_ds(&mut rp, "DigestValue")?;
@@ -393,7 +423,7 @@ pub fn verify_enveloped<'d>(
         return Err(SignatureError::Structure);
     }
     let t = ds_children(transforms)?;
-    let [enveloped, exc] = t.as_slice() else {
+    let &[Some(enveloped), Some(exc)] = t.as_slice() else {
         return Err(SignatureError::Transforms);
     };
     if !enveloped.is(DSIG_NS, "Transform")
@@ -403,8 +433,8 @@ pub fn verify_enveloped<'d>(
     {
         return Err(SignatureError::Transforms);
     }
-    no_children(*enveloped).map_err(|_| SignatureError::Transforms)?;
-    let ref_prefixes = exc_c14n_prefixes(*exc)?;
+    no_children(enveloped).map_err(|_| SignatureError::Transforms)?;
+    let ref_prefixes = exc_c14n_prefixes(exc)?;
     let digest = DigestAlgorithm::from_uri(digest_method.attr("Algorithm").unwrap_or(""))?;
     no_children(digest_method)?;
     text_only(digest_value)?;

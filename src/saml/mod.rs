@@ -59,6 +59,7 @@
 //!   ring cannot decrypt RSA).
 
 pub mod authn;
+mod b64;
 pub mod c14n;
 pub mod dsig;
 pub mod keys;

@@ -31,8 +31,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-
 use super::SamlError;
 use super::dsig::{self, DSIG_NS, SignatureError, VerifiedElement};
 use super::keys::TrustedKey;
@@ -379,15 +377,14 @@ pub fn validate_response(
     if encoded.len() / 4 * 3 > expect.limits.max_decoded + 3 + encoded.len() / 10 {
         return Err(SamlError::TooLarge);
     }
-    let b64 = base64::engine::general_purpose::STANDARD;
     // Most IdPs send one line; some wrap at 76 columns: strip whitespace
     // only when a plain decode fails.
-    let xml = match b64.decode(encoded) {
-        Ok(xml) => xml,
-        Err(_) => {
+    let xml = match super::b64::decode(encoded.as_bytes()) {
+        Some(xml) => xml,
+        None => {
             let mut clean = encoded.as_bytes().to_vec();
             clean.retain(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
-            b64.decode(clean).map_err(|_| SamlError::Base64)?
+            super::b64::decode(&clean).ok_or(SamlError::Base64)?
         }
     };
     if xml.len() > expect.limits.max_decoded {

@@ -191,6 +191,7 @@ impl std::error::Error for XmlError {}
 pub struct NodeId(u32);
 
 impl NodeId {
+    #[inline(always)]
     fn idx(self) -> usize {
         self.0 as usize
     }
@@ -378,18 +379,22 @@ impl Document {
             })
     }
 
+    #[inline(always)]
     fn s(&self, span: Span) -> &str {
         &self.buf[span.start as usize..span.end as usize]
     }
 
+    #[inline(always)]
     fn uri(&self, ns: u32) -> &str {
         self.s(self.uris[ns as usize])
     }
 
+    #[inline(always)]
     fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.idx()]
     }
 
+    #[inline]
     fn node_ref(&self, id: NodeId) -> NodeRef<'_> {
         match &self.node(id).kind {
             Kind::Element(_) => NodeRef::Element(Element { doc: self, id }),
@@ -412,6 +417,7 @@ pub struct Children<'d> {
 impl<'d> Iterator for Children<'d> {
     type Item = NodeRef<'d>;
 
+    #[inline]
     fn next(&mut self) -> Option<NodeRef<'d>> {
         if self.next == NONE {
             return None;
@@ -423,6 +429,7 @@ impl<'d> Iterator for Children<'d> {
 }
 
 impl<'d> Element<'d> {
+    #[inline(always)]
     fn data(&self) -> &'d ElemData {
         match &self.doc.node(self.id).kind {
             Kind::Element(e) => e,
@@ -431,16 +438,19 @@ impl<'d> Element<'d> {
     }
 
     /// The document this element belongs to.
+    #[inline]
     pub fn document(&self) -> &'d Document {
         self.doc
     }
 
     /// The node id.
+    #[inline]
     pub fn id(&self) -> NodeId {
         self.id
     }
 
     /// The qualified name as written.
+    #[inline(always)]
     pub fn qname(&self) -> &'d str {
         self.doc.s(self.data().qname)
     }
@@ -452,6 +462,7 @@ impl<'d> Element<'d> {
     }
 
     /// The local name.
+    #[inline(always)]
     pub fn local_name(&self) -> &'d str {
         let d = self.data();
         let q = self.qname();
@@ -463,16 +474,19 @@ impl<'d> Element<'d> {
     }
 
     /// The namespace URI (empty: none).
+    #[inline(always)]
     pub fn namespace(&self) -> &'d str {
         self.doc.uri(self.data().ns)
     }
 
     /// Whether this element is `{ns}local`.
+    #[inline(always)]
     pub fn is(&self, ns: &str, local: &str) -> bool {
         self.local_name() == local && self.namespace() == ns
     }
 
     /// The parent element (`None` for the document element).
+    #[inline]
     pub fn parent(&self) -> Option<Element<'d>> {
         let p = self.doc.node(self.id).parent;
         (p != NONE).then_some(Element {
@@ -482,6 +496,7 @@ impl<'d> Element<'d> {
     }
 
     /// The children, in document order.
+    #[inline]
     pub fn children(&self) -> Children<'d> {
         Children {
             doc: self.doc,
@@ -490,6 +505,7 @@ impl<'d> Element<'d> {
     }
 
     /// The child elements, in document order.
+    #[inline]
     pub fn child_elements(&self) -> impl Iterator<Item = Element<'d>> + 'd {
         self.children().filter_map(|c| match c {
             NodeRef::Element(e) => Some(e),
@@ -498,6 +514,7 @@ impl<'d> Element<'d> {
     }
 
     /// The child elements named `{ns}local`.
+    #[inline]
     pub fn children_named(
         &self,
         ns: &'d str,
@@ -543,6 +560,7 @@ impl<'d> Element<'d> {
     }
 
     /// The value of the unqualified attribute `local`.
+    #[inline]
     pub fn attr(&self, local: &str) -> Option<&'d str> {
         let doc = self.doc;
         doc.elem_attrs(self.data())
@@ -568,6 +586,7 @@ impl<'d> Element<'d> {
     /// (`None` otherwise). The parser merges adjacent character data (text,
     /// references, CDATA sections, dropped comments) into one text node, so
     /// this is that node's text, or `""` for an empty element.
+    #[inline]
     pub fn text_ref(&self) -> Option<&'d str> {
         let mut children = self.children();
         let text = match children.next() {
@@ -619,24 +638,30 @@ impl<'d> Element<'d> {
 
 // Accessors used by c14n without going through the public iterator types.
 impl Document {
+    #[inline]
     pub(crate) fn elem_attrs(&self, e: &ElemData) -> &[AttrData] {
         &self.attrs[e.attrs.0 as usize..e.attrs.1 as usize]
     }
+    #[inline]
     pub(crate) fn elem_qname(&self, e: &ElemData) -> &str {
         self.s(e.qname)
     }
+    #[inline]
     pub(crate) fn elem_prefix(&self, e: &ElemData) -> &str {
         &self.s(e.qname)[..e.prefix_len as usize]
     }
     pub(crate) fn elem_ns(&self, e: &ElemData) -> u32 {
         e.ns
     }
+    #[inline]
     pub(crate) fn attr_qname(&self, a: &AttrData) -> &str {
         self.s(a.qname)
     }
+    #[inline]
     pub(crate) fn attr_prefix(&self, a: &AttrData) -> &str {
         &self.s(a.qname)[..a.prefix_len as usize]
     }
+    #[inline]
     pub(crate) fn attr_local(&self, a: &AttrData) -> &str {
         let q = self.s(a.qname);
         if a.prefix_len == 0 {
@@ -648,6 +673,7 @@ impl Document {
     pub(crate) fn attr_ns(&self, a: &AttrData) -> u32 {
         a.ns
     }
+    #[inline]
     pub(crate) fn attr_value(&self, a: &AttrData) -> &str {
         self.s(a.value)
     }
@@ -660,21 +686,26 @@ impl Document {
     pub(crate) fn decl_ns(&self, d: &NsDecl) -> u32 {
         d.ns
     }
+    #[inline]
     pub(crate) fn ns_uri(&self, ns: u32) -> &str {
         self.uri(ns)
     }
+    #[inline]
     pub(crate) fn first_child(&self, id: NodeId) -> Option<NodeId> {
         let c = self.node(id).first_child;
         (c != NONE).then_some(NodeId(c))
     }
+    #[inline]
     pub(crate) fn next_sibling(&self, id: NodeId) -> Option<NodeId> {
         let c = self.node(id).next_sibling;
         (c != NONE).then_some(NodeId(c))
     }
+    #[inline]
     pub(crate) fn parent_id(&self, id: NodeId) -> Option<NodeId> {
         let c = self.node(id).parent;
         (c != NONE).then_some(NodeId(c))
     }
+    #[inline]
     pub(crate) fn raw_node(&self, id: NodeId) -> RawNode<'_> {
         match &self.node(id).kind {
             Kind::Element(e) => RawNode::Element(e),
@@ -787,9 +818,16 @@ fn split_qname(q: &str) -> Result<usize, XmlError> {
     let all = b
         .iter()
         .fold(NAME_CHAR, |acc, &c| acc & NAME_CLASSES[c as usize]);
+    split_scanned(q, all)
+}
+
+/// [`split_qname`] once the AND of the name's byte classes is known.
+#[inline]
+fn split_scanned(q: &str, all: u8) -> Result<usize, XmlError> {
     if all == 0 {
         return split_qname_chars(q);
     }
+    let b = q.as_bytes();
     let starts = |i: usize| {
         b.get(i)
             .is_some_and(|&c| NAME_CLASSES[c as usize] & NAME_START != 0)
@@ -859,10 +897,10 @@ fn resolve_ref(name: &str) -> Result<char, XmlError> {
 /// the compiler can vectorize the scan (this is most of the bytes of a
 /// signed message: certificate and signature text).
 #[inline]
-fn none_flagged(s: &str, slow: impl Fn(u8) -> bool) -> bool {
+pub(crate) fn none_flagged(s: &str, slow: impl Fn(u8) -> bool) -> bool {
     s.as_bytes()
         .chunks(64)
-        .all(|chunk| chunk.iter().fold(false, |acc, &b| acc | slow(b)) == false)
+        .all(|chunk| !chunk.iter().fold(false, |acc, &b| acc | slow(b)))
 }
 
 /// Text that is already in its final form: no CR to normalize, no control
@@ -879,6 +917,81 @@ fn text_is_plain(s: &str) -> bool {
 /// whitespace to normalize, no control character, no 0xEF lead byte.
 fn attr_is_plain(s: &str) -> bool {
     none_flagged(s, |b| (b < 0x20) | (b == b'&') | (b == b'<') | (b == 0xEF))
+}
+
+#[inline]
+fn skip_whitespace(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// One attribute of a start tag, as written.
+struct RawAttribute<'a> {
+    name: &'a str,
+    /// The AND of the name's byte classes (0: not a plain ASCII name).
+    name_classes: u8,
+    value: &'a str,
+    /// The value needs no normalization (see [`attr_is_plain`]).
+    plain: bool,
+}
+
+/// Splits the next attribute off the part of a start tag after its name:
+/// `S Name S? '=' S? ('"' value '"' | "'" value "'")`, classifying the name's
+/// and the value's bytes in the same pass. The name is checked as a QName
+/// and the value normalized by the caller; quick-xml has already found the
+/// end of the tag (quotes respected). All delimiters are ASCII, so every
+/// index below is a character boundary.
+fn next_attribute<'a>(rest: &mut &'a str) -> Result<Option<RawAttribute<'a>>, XmlError> {
+    let s = *rest;
+    let b = s.as_bytes();
+    let start = skip_whitespace(b, 0);
+    if start == b.len() {
+        *rest = "";
+        return Ok(None);
+    }
+    if start == 0 {
+        // Attributes must be separated by whitespace.
+        return Err(XmlError::Syntax);
+    }
+    let mut i = start;
+    let mut name_classes = NAME_CHAR;
+    while let Some(&c) = b.get(i) {
+        if matches!(c, b'=' | b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
+        name_classes &= NAME_CLASSES[c as usize];
+        i += 1;
+    }
+    let name = &s[start..i];
+    i = skip_whitespace(b, i);
+    if b.get(i) != Some(&b'=') {
+        return Err(XmlError::Syntax);
+    }
+    i = skip_whitespace(b, i + 1);
+    let quote = match b.get(i) {
+        Some(&q @ (b'"' | b'\'')) => q,
+        _ => return Err(XmlError::Syntax),
+    };
+    let value_start = i + 1;
+    let mut j = value_start;
+    let mut special = false;
+    loop {
+        match b.get(j) {
+            None => return Err(XmlError::Syntax),
+            Some(&c) if c == quote => break,
+            Some(&c) => special |= (c < 0x20) | (c == b'&') | (c == b'<') | (c == 0xEF),
+        }
+        j += 1;
+    }
+    *rest = &s[j + 1..];
+    Ok(Some(RawAttribute {
+        name,
+        name_classes,
+        value: &s[value_start..j],
+        plain: !special,
+    }))
 }
 
 /// Appends character data with XML 1.0 line-end normalization, checking characters.
@@ -952,9 +1065,9 @@ impl<'i> Parser<'i> {
         let mut doc = Document {
             buf,
             nodes: Vec::with_capacity(input.len() / 48),
-            decls: Vec::new(),
+            decls: Vec::with_capacity(8),
             attrs: Vec::with_capacity(input.len() / 96),
-            uris: vec![Span::default()],
+            uris: Vec::with_capacity(8),
             ids: Vec::new(),
             root: NodeId(0),
         };
@@ -968,6 +1081,7 @@ impl<'i> Parser<'i> {
         };
         let xml_prefix = append("xml");
         let xml_uri = append(XML_NS);
+        doc.uris.push(Span::default());
         doc.uris.push(xml_uri);
         let uri_ids = HashMap::new();
         Ok(Self {
@@ -975,8 +1089,12 @@ impl<'i> Parser<'i> {
             limits: *limits,
             doc,
             uri_ids,
-            in_scope: vec![(xml_prefix, 1)],
-            open: Vec::new(),
+            in_scope: {
+                let mut v = Vec::with_capacity(16);
+                v.push((xml_prefix, 1));
+                v
+            },
+            open: Vec::with_capacity(16),
             xml_redeclared: false,
             id_attrs: Vec::new(),
             scratch: String::new(),
@@ -1195,12 +1313,9 @@ impl<'i> Parser<'i> {
         let scope_mark = self.in_scope.len() as u32;
         let decl_start = self.doc.decls.len() as u32;
         let attr_start = self.doc.attrs.len();
-        let mut iter = e.attributes();
-        iter.with_checks(false);
-        for attr in iter {
-            let attr = attr.map_err(|_| XmlError::Syntax)?;
-            let key: &str = attr.key.0;
-            let raw: &str = &attr.value;
+        let mut rest = e.attributes_raw();
+        while let Some(attr) = next_attribute(&mut rest)? {
+            let (key, raw) = (attr.name, attr.value);
             if key == "xmlns" {
                 self.declare("", raw, decl_start)?;
             } else if let Some(prefix) = key.strip_prefix("xmlns:") {
@@ -1209,7 +1324,7 @@ impl<'i> Parser<'i> {
                 if self.doc.attrs.len() - attr_start >= self.limits.max_attributes {
                     return Err(XmlError::TooManyAttributes);
                 }
-                let plen = split_qname(key)?;
+                let plen = split_scanned(key, attr.name_classes)?;
                 if self.doc.attrs[attr_start..]
                     .iter()
                     .any(|a| self.doc.s(a.qname) == key)
@@ -1217,7 +1332,7 @@ impl<'i> Parser<'i> {
                     return Err(XmlError::DuplicateAttribute);
                 }
                 let qspan = self.span_of(key);
-                let value = if attr_is_plain(raw) {
+                let value = if attr.plain {
                     self.span_of(raw)
                 } else {
                     let start = self.doc.buf.len() as u32;
@@ -1494,6 +1609,20 @@ mod tests {
             parse(r#"<r xmlns:p="http://www.w3.org/2000/xmlns/"/>"#).unwrap_err(),
             XmlError::BadNamespace
         );
+        for bad in [
+            r#"<r a="1"b="2"/>"#,
+            "<r a=1/>",
+            "<r a/>",
+            r#"<r a "1"/>"#,
+            r#"<r a="1/>"#,
+            r#"<r a='1"/>"#,
+            r#"<r ="1"/>"#,
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let d = parse("<r a = '1\"' \n b=\"'>\"\t/>").unwrap();
+        assert_eq!(d.root().attr("a"), Some("1\""));
+        assert_eq!(d.root().attr("b"), Some("'>"));
         assert_eq!(parse("<r/><r/>").unwrap_err(), XmlError::BadStructure);
         assert_eq!(parse("<r/>x").unwrap_err(), XmlError::BadStructure);
         assert_eq!(parse("<a:b:c/>").unwrap_err(), XmlError::BadName);
