@@ -401,6 +401,42 @@ pub fn validate_response(
     validate_document(&doc, expect, now)
 }
 
+/// The top-level Status must be Success. Read before anything else: a
+/// failed sign-in carries no assertion, and the IdP's status is the error
+/// to report. Unsigned, so it can only ever make a Response fail.
+fn check_status(root: Element<'_>) -> Result<(), SamlError> {
+    let status = only(root.children_named(PROTOCOL_NS, "Status"), || {
+        malformed("the Response must have one Status")
+    })?;
+    let code = only(status.children_named(PROTOCOL_NS, "StatusCode"), || {
+        malformed("the Status must have one StatusCode")
+    })?;
+    let value = code.attr("Value").unwrap_or("");
+    if value != SUCCESS {
+        let nested = code
+            .children_named(PROTOCOL_NS, "StatusCode")
+            .next()
+            .and_then(|c| c.attr("Value"))
+            .unwrap_or("");
+        let short = |v: &str| -> String {
+            v.rsplit(':')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(40)
+                .collect()
+        };
+        let mut s = short(value);
+        if !nested.is_empty() {
+            s.push('/');
+            s.push_str(&short(nested));
+        }
+        return Err(SamlError::Status(s));
+    }
+    Ok(())
+}
+
 /// Validates a parsed Response document (see [`validate_response`]).
 pub fn validate_document(
     doc: &Document,
@@ -411,6 +447,7 @@ pub fn validate_document(
     if !root.is(PROTOCOL_NS, "Response") {
         return Err(malformed("the message is not a SAML 2.0 Response"));
     }
+    check_status(root)?;
     // Structure over the whole document: one Assertion, signatures in place.
     let mut assertions = 0usize;
     for e in doc.elements() {
@@ -493,35 +530,6 @@ pub fn validate_document(
         return Err(SamlError::Destination);
     }
     check_issuer(root, expect.idp_entity_id)?;
-    let status = only(root.children_named(PROTOCOL_NS, "Status"), || {
-        malformed("the Response must have one Status")
-    })?;
-    let code = only(status.children_named(PROTOCOL_NS, "StatusCode"), || {
-        malformed("the Status must have one StatusCode")
-    })?;
-    let value = code.attr("Value").unwrap_or("");
-    if value != SUCCESS {
-        let nested = code
-            .children_named(PROTOCOL_NS, "StatusCode")
-            .next()
-            .and_then(|c| c.attr("Value"))
-            .unwrap_or("");
-        let short = |v: &str| -> String {
-            v.rsplit(':')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .take(40)
-                .collect()
-        };
-        let mut s = short(value);
-        if !nested.is_empty() {
-            s.push('/');
-            s.push_str(&short(nested));
-        }
-        return Err(SamlError::Status(s));
-    }
     match (expect.in_response_to, root.attr("InResponseTo")) {
         (Some(want), Some(got)) if got == want => {}
         (None, None) => {}

@@ -359,9 +359,9 @@ async fn every_fault_is_refused_by_the_sp() {
         (SamlFault::WrongIssuer, "issuer"),
         (SamlFault::TamperedAfterSigning, "signature.digest_mismatch"),
         (SamlFault::SignWithUnknownKey, "signature.invalid"),
-        // A failed sign-in carries no assertion, as IdPs send it; ssokit's
-        // SP counts assertions before it reads the Status.
-        (SamlFault::StatusResponder, "assertion_count"),
+        // A failed sign-in carries no assertion, as IdPs send it: the
+        // IdP's status is what the SP reports.
+        (SamlFault::StatusResponder, "status"),
         (SamlFault::Unsolicited, "unsolicited"),
         (SamlFault::Sha1, "signature.weak_algorithm"),
     ];
