@@ -975,22 +975,14 @@ fn next_attribute<'a>(rest: &mut &'a str) -> Result<Option<RawAttribute<'a>>, Xm
         _ => return Err(XmlError::Syntax),
     };
     let value_start = i + 1;
-    let mut j = value_start;
-    let mut special = false;
-    loop {
-        match b.get(j) {
-            None => return Err(XmlError::Syntax),
-            Some(&c) if c == quote => break,
-            Some(&c) => special |= (c < 0x20) | (c == b'&') | (c == b'<') | (c == 0xEF),
-        }
-        j += 1;
-    }
+    let j = value_start + memchr::memchr(quote, &b[value_start..]).ok_or(XmlError::Syntax)?;
+    let value = &s[value_start..j];
     *rest = &s[j + 1..];
     Ok(Some(RawAttribute {
         name,
         name_classes,
-        value: &s[value_start..j],
-        plain: !special,
+        value,
+        plain: attr_is_plain(value),
     }))
 }
 
