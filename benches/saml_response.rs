@@ -94,14 +94,13 @@ fn now() -> std::time::SystemTime {
     response::parse_instant("2026-01-15T12:00:10Z").unwrap()
 }
 
-fn ssokit_fn(g: &mut BenchmarkGroup<'_, WallTime>, inp: &Input) {
-    let keys = [inp.key.clone()];
-    let expect = response::Expectations {
+fn expectations(keys: &[TrustedKey]) -> response::Expectations<'_> {
+    response::Expectations {
         idp_entity_id: IDP,
         sp_entity_id: SP,
         acs_url: ACS,
         in_response_to: Some(REQ),
-        keys: &keys,
+        keys,
         allow_unsigned_assertion_in_signed_response: false,
         clock_skew: Duration::from_secs(60),
         max_issue_age: Duration::from_secs(300),
@@ -109,7 +108,12 @@ fn ssokit_fn(g: &mut BenchmarkGroup<'_, WallTime>, inp: &Input) {
             max_encoded: 4 << 20,
             max_decoded: 3 << 20,
         },
-    };
+    }
+}
+
+fn ssokit_fn(g: &mut BenchmarkGroup<'_, WallTime>, inp: &Input) {
+    let keys = [inp.key.clone()];
+    let expect = expectations(&keys);
     // Sanity: the input is valid.
     response::validate_response(&inp.encoded, &expect, now()).unwrap();
     g.bench_function("ssokit", |b| {
@@ -202,8 +206,55 @@ fn group(c: &mut Criterion, name: &str, fixture: &str, with_peers: bool) {
     g.finish();
 }
 
+/// The 5 KB ratio once more, robust to a noisy machine: `ssokit` and `floor`
+/// alternate in batches of 50, and each side keeps its fastest batch (noise
+/// only ever adds time). Criterion's means above move with the neighbours
+/// of a shared VM; this ratio barely does.
+fn interleaved_ratio(name: &str, inp: &Input) {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let keys = [inp.key.clone()];
+    let expect = expectations(&keys);
+    let public = rsa_public_key(inp.key.certificate_der());
+    let pk = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        public,
+    );
+    let batch = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        for _ in 0..50 {
+            f();
+        }
+        t.elapsed() / 50
+    };
+    let (mut ours, mut floor) = (Duration::MAX, Duration::MAX);
+    for _ in 0..200 {
+        ours = ours.min(batch(&mut || {
+            black_box(
+                response::validate_response(black_box(&inp.encoded), &expect, now()).unwrap(),
+            );
+        }));
+        floor = floor.min(batch(&mut || {
+            black_box(ring::digest::digest(
+                &ring::digest::SHA256,
+                black_box(&inp.canonical),
+            ));
+            pk.verify(black_box(&inp.signed_info), black_box(&inp.signature))
+                .unwrap();
+        }));
+    }
+    println!(
+        "{name}: fastest of 200 interleaved batches: ssokit {:.1} µs, floor {:.1} µs, ratio {:.2}",
+        ours.as_secs_f64() * 1e6,
+        floor.as_secs_f64() * 1e6,
+        ours.as_secs_f64() / floor.as_secs_f64()
+    );
+}
+
 fn benches(c: &mut Criterion) {
     group(c, "saml_response_5k", "valid-assertion-signed", true);
+    interleaved_ratio("saml_response_5k", &input("valid-assertion-signed"));
     group(c, "saml_response_100k", "bench-100k", false);
     group(c, "saml_response_1m", "bench-1m", false);
 }
