@@ -679,7 +679,7 @@ async fn two_instances_share_the_directory_through_the_file() {
     assert_eq!(status, 200);
     assert_eq!(list["totalResults"], 1, "{list:#}");
     assert_eq!(list["Resources"][0]["id"], id.as_str());
-    let user = db_b.user_by_scim_id(&id).expect("the users row");
+    let user = db_b.user_by_scim_id("acme", &id).expect("the users row");
     let tenant = TenantId::new("acme");
     let local = db_b.find_by_id(&tenant, &user).await.unwrap().unwrap();
     assert_eq!(local.email, "zoe@acme.test");
@@ -723,7 +723,7 @@ async fn two_instances_share_the_directory_through_the_file() {
         .send(TOKEN, "GET", &format!("/Groups/{gid}"), None, t0())
         .await;
     assert!(g.get("members").is_none(), "{g:#}");
-    assert_eq!(db_b.user_by_scim_id(&id), Some(user.clone()));
+    assert_eq!(db_b.user_by_scim_id("acme", &id), Some(user.clone()));
     assert!(
         !db_b
             .find_by_id(&tenant, &user)

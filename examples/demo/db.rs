@@ -281,11 +281,13 @@ impl Db {
     }
 
     /// The login-side user of a SCIM id.
-    pub(crate) fn user_by_scim_id(&self, scim_id: &str) -> Option<UserId> {
+    pub(crate) fn user_by_scim_id(&self, tenant: &str, scim_id: &str) -> Option<UserId> {
         self.with(|c| {
-            c.query_row("SELECT id FROM users WHERE scim_id = ?1", [scim_id], |r| {
-                Ok(UserId::new(format!("u{}", r.get::<_, i64>(0)?)))
-            })
+            c.query_row(
+                "SELECT id FROM users WHERE tenant = ?1 AND scim_id = ?2",
+                [tenant, scim_id],
+                |r| Ok(UserId::new(format!("u{}", r.get::<_, i64>(0)?))),
+            )
             .optional()
         })
         .ok()

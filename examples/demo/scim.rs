@@ -706,11 +706,11 @@ pub(crate) struct DemoRevoker {
 impl SessionRevoker for DemoRevoker {
     async fn revoke_sessions(
         &self,
-        _tenant: &TenantId,
+        tenant: &TenantId,
         user: &UserId,
         _reason: RevokeReason,
     ) -> Result<(), HookError> {
-        if let Some(id) = self.db.user_by_scim_id(user.as_str()) {
+        if let Some(id) = self.db.user_by_scim_id(tenant.as_str(), user.as_str()) {
             self.db.delete_sessions_of(&id);
         }
         Ok(())
@@ -741,7 +741,7 @@ impl ProvisionedAccounts for DemoProvisioned {
         };
         Ok(self
             .db
-            .user_by_scim_id(p.user_id.as_str())
+            .user_by_scim_id(tenant.as_str(), p.user_id.as_str())
             .map(|user| ProvisionedAccount {
                 user,
                 disabled: p.disabled,
