@@ -12,20 +12,22 @@
 //! `xmlsec` for the libxmlsec1 peer). Goal: `ssokit` ≤ 1.5× `floor`, and a
 //! flat per-byte cost from 5 KB to 1 MB.
 //!
-//! Measured on the project's 2-core machine while other builds ran (load ≈ 2;
-//! medians, so absolute numbers are inflated, ratios less so):
+//! Measured on the project's 2-core VM (criterion means; the neighbours of
+//! a shared VM move them by ±20% between runs, so the 5 KB group also
+//! prints the ratio of the fastest of 200 interleaved batches):
 //!
 //! | group | ssokit | floor | ratio | xmlsec (libxmlsec1) |
 //! |---|---|---|---|---|
-//! | `saml_response_5k` (4.3 KB XML) | 58 µs | 31 µs | 1.9× | 467 µs (8× ssokit) |
-//! | `saml_response_100k` (98 KB) | 1.19 ms (79 MiB/s) | 103 µs | 11.6× | — |
-//! | `saml_response_1m` (983 KB) | 11.2 ms (84 MiB/s) | 0.75 ms | 14.8× | — |
+//! | `saml_response_5k` (4.3 KB XML) | 68.6 µs | 36.1 µs | 1.90× (interleaved best: 43.1 / 26.2 µs = 1.64×) | 468 µs (6.8× ssokit) |
+//! | `saml_response_100k` (98 KB) | 0.98 ms (95 MiB/s) | 106 µs | 9.3× | — |
+//! | `saml_response_1m` (983 KB) | 8.66 ms (108 MiB/s) | 0.77 ms | 11.3× | — |
 //!
-//! Per-byte cost is flat (≈ 12 ns/byte of XML: base64, UTF-8 check, parse into
-//! the tree, two canonicalizations, checks); the floor of the large groups is
-//! SHA-256 alone, which no XML processing approaches. samael is not a peer here: it pins
-//! `libxml = "=0.3.3"`, which cannot be built next to the `xmlsec` crate's
-//! libxml 0.3.23, and always needs OpenSSL.
+//! Per-byte cost is flat (≈ 9 ns/byte of XML: base64, parse into the tree,
+//! two canonicalizations, checks); the floor of the large groups is
+//! SHA-256 alone, which no XML processing approaches.
+//!
+//! samael is not a peer here: it pins `libxml = "=0.3.3"`, which cannot be
+//! built next to the `xmlsec` crate's libxml 0.3.23, and always needs OpenSSL.
 
 use std::hint::black_box;
 use std::path::PathBuf;
