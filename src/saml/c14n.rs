@@ -67,8 +67,8 @@ pub fn exclusive(
     c.out
 }
 
-/// [`exclusive`], writing into `sink` (in chunks of at most a few KiB more
-/// than [`CHUNK`], so a digest sink never holds the whole output).
+/// [`exclusive`], writing into `sink` in chunks of about 16 KiB, so a
+/// digest sink never needs the whole output in memory.
 pub fn exclusive_into<S: Sink + ?Sized>(
     element: Element<'_>,
     exclude: Option<NodeId>,
