@@ -23,7 +23,7 @@ use ssokit::hooks::{ProvisionedAccount, ProvisionedAccounts};
 use ssokit::scim::{
     DirectoryError, ListQuery, Member, MemberDelta, Meta, NewScimGroup, NewScimUser, Page,
     ResourceType, RevokeReason, ScimDirectory, ScimGroup, ScimSchemas, ScimService, ScimUser,
-    SessionRevoker,
+    SessionRevoker, new_resource_id,
 };
 use ssokit::types::normalize_email;
 use ssokit::{ConnectionId, TenantId, UserId, VerifiedIdentity};
@@ -109,26 +109,6 @@ fn parse_attributes(text: &str) -> rusqlite::Result<Map<String, Value>> {
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
-}
-
-/// A random id shaped like a UUID v4 (SCIM ids are opaque).
-fn new_id() -> Result<String, DirectoryError> {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut b = [0u8; 16];
-    SystemRandom::new()
-        .fill(&mut b)
-        .map_err(|_| DirectoryError::Failed(HookError::new("no randomness for an id")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    ))
 }
 
 /// The login-side fields of a SCIM user: e-mail (primary, else userName),
@@ -399,7 +379,7 @@ impl ScimDirectory for DemoScimDirectory {
         let tenant = tenant.clone();
         self.run(move |c, _| {
             let user = ScimUser {
-                id: new_id()?,
+                id: new_resource_id()?,
                 meta: Meta {
                     version: Some(version(1)),
                     ..Meta::new(new.created)
@@ -546,7 +526,7 @@ impl ScimDirectory for DemoScimDirectory {
     ) -> Result<ScimGroup, DirectoryError> {
         let tenant = tenant.clone();
         self.run(move |c, _| {
-            let id = new_id()?;
+            let id = new_resource_id()?;
             let tx = write_tx(c)?;
             for m in &new.members {
                 check_member(&tx, &tenant, &m.value, None)?;

@@ -373,27 +373,28 @@ impl fmt::Debug for MemoryScimDirectory {
     }
 }
 
-fn new_id() -> String {
+/// A new SCIM resource id: 122 random bits shaped like a UUID v4 (RFC 9562),
+/// for `ScimDirectory` implementations that let the service provider pick
+/// ids (SCIM ids are opaque; hosts may use their own).
+///
+/// Fails only when the operating system has no randomness to give.
+pub fn new_resource_id() -> Result<String, DirectoryError> {
     use ring::rand::{SecureRandom, SystemRandom};
     let mut b = [0u8; 16];
-    if SystemRandom::new().fill(&mut b).is_err() {
-        // Practically unreachable; fall back to the time so ids stay unique enough.
-        let n = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        b = n.to_le_bytes();
-    }
+    SystemRandom::new()
+        .fill(&mut b)
+        .map_err(|_| DirectoryError::Failed(HookError::new("no randomness for a resource id")))?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = crate::secret::hex(&b);
-    format!(
+    Ok(format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..]
-    )
+    ))
 }
 
 fn version(n: u64) -> String {
@@ -640,9 +641,10 @@ impl ScimDirectory for MemoryScimDirectory {
                 }
             }
         }
-        user.id = self
-            .mirror_user(&user, tenant, Some(&new.template))
-            .unwrap_or_else(new_id);
+        user.id = match self.mirror_user(&user, tenant, Some(&new.template)) {
+            Some(id) => id,
+            None => new_resource_id()?,
+        };
         let mut st = self.lock();
         st.seq += 1;
         let seq = st.seq;
@@ -778,7 +780,7 @@ impl ScimDirectory for MemoryScimDirectory {
             }
         }
         let group = ScimGroup {
-            id: new_id(),
+            id: new_resource_id()?,
             meta: Meta {
                 created: new.created,
                 last_modified: new.created,
@@ -935,5 +937,28 @@ fn check_member(t: &TenantData, id: &str, group: Option<&str>) -> Result<(), Dir
         Err(DirectoryError::InvalidValue(format!(
             "member `{id}` is not a user or group of this tenant"
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_resource_id;
+
+    #[test]
+    fn resource_ids_are_random_uuid_v4() {
+        let a = new_resource_id().unwrap();
+        let b = new_resource_id().unwrap();
+        assert_ne!(a, b);
+        let parts: Vec<&str> = a.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+        assert!(parts[2].starts_with('4'), "version 4: {a}");
+        assert!(
+            matches!(&parts[3][..1], "8" | "9" | "a" | "b"),
+            "variant: {a}"
+        );
     }
 }

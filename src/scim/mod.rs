@@ -85,7 +85,7 @@ mod tokens;
 pub use account::{AccountRule, ProvisionedUser, ScimKey, SsoKey};
 pub use directory::{
     DirectoryError, ListQuery, MemberDelta, MemoryRevoker, MemoryScimDirectory, Page, RevokeReason,
-    ScimDirectory, SessionRevoker, SortBy,
+    ScimDirectory, SessionRevoker, SortBy, new_resource_id,
 };
 pub use error::{ScimError, ScimType};
 pub use filter::{AttrPath, CompValue, CompareOp, Filter, FilterError};
