@@ -1200,6 +1200,56 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Writes a user with optimistic concurrency: `edit` turns the current
+    /// attributes into the new ones (`None`: nothing changes). A concurrent
+    /// write retries, unless the client pinned the version with `If-Match`.
+    /// A write that leaves the user disabled ends its sessions.
+    async fn update_user(
+        &self,
+        id: &str,
+        proj: &Projection,
+        mut edit: impl FnMut(&ScimUser) -> Result<Option<Map<String, Value>>, ScimError>,
+    ) -> Result<Resp, ScimError> {
+        for _ in 0..MAX_RETRIES {
+            let cur = self
+                .dir()
+                .get_user(self.tenant(), id)
+                .await
+                .map_err(dir_error)?
+                .ok_or_else(|| self.not_found(ResourceKind::User))?;
+            let client_pinned =
+                self.precondition(&content_version(&cur.attributes, None, &cur.meta))?;
+            let Some(attrs) = edit(&cur)? else {
+                self.revoke_if_disabled(&cur, RevokeReason::Deactivated)
+                    .await?;
+                let (v, ver) = self.render_user(cur, proj);
+                return Ok(with_etag(response(200, &v), &ver));
+            };
+            if cur.user_name() != attrs.get("userName").and_then(Value::as_str) {
+                self.check_user_name(&attrs, Some(id)).await?;
+            }
+            let next = with_attributes(&cur, attrs, self.now);
+            match self
+                .dir()
+                .update_user(self.tenant(), &next, cur.meta.version.as_deref())
+                .await
+            {
+                Ok(u) => {
+                    self.revoke_if_disabled(&u, RevokeReason::Deactivated)
+                        .await?;
+                    let (v, ver) = self.render_user(u, proj);
+                    return Ok(with_etag(response(200, &v), &ver));
+                }
+                Err(DirectoryError::VersionMismatch) if !client_pinned => continue,
+                Err(e) => return Err(dir_error(e)),
+            }
+        }
+        Err(ScimError::new(
+            409,
+            "the user is being modified concurrently; retry",
+        ))
+    }
+
     async fn replace(&self, kind: ResourceKind, id: &str, body: &[u8]) -> Result<Resp, ScimError> {
         let json = parse_json(body)?;
         let rt = self.rt(kind);
@@ -1207,15 +1257,8 @@ impl Ctx<'_> {
         let proj = self.projection(kind);
         match kind {
             ResourceKind::User => {
-                for _ in 0..MAX_RETRIES {
-                    let cur = self
-                        .dir()
-                        .get_user(self.tenant(), id)
-                        .await
-                        .map_err(dir_error)?
-                        .ok_or_else(|| self.not_found(kind))?;
-                    let client_pinned =
-                        self.precondition(&content_version(&cur.attributes, None, &cur.meta))?;
+                self.update_user(id, &proj, |cur| {
+                    let mut attrs = attrs.clone();
                     // Never deactivate implicitly: a PUT without `active` keeps it.
                     if !attrs.contains_key("active")
                         && let Some(a) = cur.attributes.get("active")
@@ -1223,29 +1266,9 @@ impl Ctx<'_> {
                         attrs.insert("active".into(), a.clone());
                     }
                     keep_immutable(rt, &cur.attributes, &mut attrs)?;
-                    if cur.user_name() != attrs.get("userName").and_then(Value::as_str) {
-                        self.check_user_name(&attrs, Some(id)).await?;
-                    }
-                    let next = with_attributes(&cur, attrs.clone(), self.now);
-                    match self
-                        .dir()
-                        .update_user(self.tenant(), &next, cur.meta.version.as_deref())
-                        .await
-                    {
-                        Ok(u) => {
-                            self.revoke_if_disabled(&u, RevokeReason::Deactivated)
-                                .await?;
-                            let (v, ver) = self.render_user(u, &proj);
-                            return Ok(with_etag(response(200, &v), &ver));
-                        }
-                        Err(DirectoryError::VersionMismatch) if !client_pinned => continue,
-                        Err(e) => return Err(dir_error(e)),
-                    }
-                }
-                Err(ScimError::new(
-                    409,
-                    "the user is being modified concurrently; retry",
-                ))
+                    Ok(Some(attrs))
+                })
+                .await
             }
             ResourceKind::Group => {
                 let members = match super::filter::get_ci(&json, "members") {
@@ -1322,46 +1345,12 @@ impl Ctx<'_> {
         let proj = self.projection(kind);
         match kind {
             ResourceKind::User => {
-                for _ in 0..MAX_RETRIES {
-                    let cur = self
-                        .dir()
-                        .get_user(self.tenant(), id)
-                        .await
-                        .map_err(dir_error)?
-                        .ok_or_else(|| self.not_found(kind))?;
-                    let client_pinned =
-                        self.precondition(&content_version(&cur.attributes, None, &cur.meta))?;
+                self.update_user(id, &proj, |cur| {
                     let mut attrs = cur.attributes.clone();
                     patch::apply(rt, &mut attrs, &ops, self.compat())?;
-                    if attrs == cur.attributes {
-                        self.revoke_if_disabled(&cur, RevokeReason::Deactivated)
-                            .await?;
-                        let (v, ver) = self.render_user(cur, &proj);
-                        return Ok(with_etag(response(200, &v), &ver));
-                    }
-                    if cur.user_name() != attrs.get("userName").and_then(Value::as_str) {
-                        self.check_user_name(&attrs, Some(id)).await?;
-                    }
-                    let next = with_attributes(&cur, attrs, self.now);
-                    match self
-                        .dir()
-                        .update_user(self.tenant(), &next, cur.meta.version.as_deref())
-                        .await
-                    {
-                        Ok(u) => {
-                            self.revoke_if_disabled(&u, RevokeReason::Deactivated)
-                                .await?;
-                            let (v, ver) = self.render_user(u, &proj);
-                            return Ok(with_etag(response(200, &v), &ver));
-                        }
-                        Err(DirectoryError::VersionMismatch) if !client_pinned => continue,
-                        Err(e) => return Err(dir_error(e)),
-                    }
-                }
-                Err(ScimError::new(
-                    409,
-                    "the user is being modified concurrently; retry",
-                ))
+                    Ok((attrs != cur.attributes).then_some(attrs))
+                })
+                .await
             }
             ResourceKind::Group => {
                 for _ in 0..MAX_RETRIES {
