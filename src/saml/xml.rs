@@ -1615,6 +1615,24 @@ mod tests {
         let d = parse("<r a = '1\"' \n b=\"'>\"\t/>").unwrap();
         assert_eq!(d.root().attr("a"), Some("1\""));
         assert_eq!(d.root().attr("b"), Some("'>"));
+        // The plain-text fast paths must not let through what the exact
+        // path refuses: U+FFFE/U+FFFF (lead byte 0xEF), control characters,
+        // `]]>` in text, `<` in a value.
+        for (bad, err) in [
+            ("<r>a\u{FFFE}b</r>", XmlError::Encoding),
+            ("<r>\u{FFFF}</r>", XmlError::Encoding),
+            ("<r a=\"\u{FFFE}\"/>", XmlError::Encoding),
+            ("<r>a\u{0}b</r>", XmlError::Encoding),
+            ("<r a=\"x\u{1F}\"/>", XmlError::Encoding),
+            ("<r>a]]>b</r>", XmlError::Syntax),
+            ("<r a=\"a<b\"/>", XmlError::Syntax),
+        ] {
+            assert_eq!(parse(bad).map(|_| ()), Err(err), "{bad:?}");
+        }
+        // Characters from U+F000 take the exact path and are kept.
+        let d = parse("<r a=\"\u{F8FF}]\">\u{FFFD}]</r>").unwrap();
+        assert_eq!(d.root().attr("a"), Some("\u{F8FF}]"));
+        assert_eq!(d.root().text_ref(), Some("\u{FFFD}]"));
         assert_eq!(parse("<r/><r/>").unwrap_err(), XmlError::BadStructure);
         assert_eq!(parse("<r/>x").unwrap_err(), XmlError::BadStructure);
         assert_eq!(parse("<a:b:c/>").unwrap_err(), XmlError::BadName);
@@ -1639,6 +1657,23 @@ mod tests {
             .collect();
         assert_eq!(
             parse(&format!("<r{ns}/>")).unwrap_err(),
+            XmlError::TooManyNamespaceDeclarations
+        );
+        // At most 256 bindings in scope over all ancestors (prefix lookups
+        // scan them): nine levels of 30 declarations are refused, eight pass.
+        let nested = |levels: usize| {
+            let mut x = String::new();
+            for l in 0..levels {
+                let decls: String = (0..30)
+                    .map(|i| format!(" xmlns:p{l}x{i}=\"urn:{i}\""))
+                    .collect();
+                x.push_str(&format!("<e{decls}>"));
+            }
+            x + &"</e>".repeat(levels)
+        };
+        assert!(parse(&nested(8)).is_ok());
+        assert_eq!(
+            parse(&nested(9)).unwrap_err(),
             XmlError::TooManyNamespaceDeclarations
         );
     }
