@@ -39,13 +39,22 @@ fn quad(q: &[u8]) -> u32 {
 
 /// Decodes `input`, or `None` if it is not canonical padded standard base64.
 pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out = vec![0u8; input.len() / 4 * 3];
+    let len = decode_into(input, &mut out)?;
+    out.truncate(len);
+    Some(out)
+}
+
+/// [`decode`] into `out`, returning the decoded length; `None` also when
+/// `out` is shorter than `input.len() / 4 * 3`.
+pub(crate) fn decode_into(input: &[u8], out: &mut [u8]) -> Option<usize> {
     if !input.len().is_multiple_of(4) {
         return None;
     }
     let Some((body, last)) = input.split_last_chunk::<4>() else {
-        return Some(Vec::new());
+        return Some(0);
     };
-    let mut out = vec![0u8; input.len() / 4 * 3];
+    let out = out.get_mut(..input.len() / 4 * 3)?;
     let (body_out, last_out) = out.split_at_mut(body.len() / 4 * 3);
     let mut bad = 0u32;
     for (q, o) in body.chunks_exact(4).zip(body_out.chunks_exact_mut(3)) {
@@ -71,15 +80,21 @@ pub(crate) fn decode(input: &[u8]) -> Option<Vec<u8>> {
     if bad & INVALID != 0 {
         return None;
     }
-    out.truncate(out.len() - 3 + len);
-    Some(out)
+    Some(out.len() - 3 + len)
+}
+
+/// Standard padded base64, for tests of the decoders' callers.
+#[cfg(test)]
+pub(crate) fn tests_encode(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 #[cfg(test)]
 mod tests {
     use base64::Engine as _;
 
-    use super::decode;
+    use super::{decode, decode_into};
 
     #[test]
     fn agrees_with_the_base64_crate() {
@@ -114,5 +129,9 @@ mod tests {
             assert_eq!(decode(bad.as_bytes()), engine.decode(bad).ok(), "{bad}");
         }
         assert_eq!(decode(b""), Some(Vec::new()));
+        // The output bounds the input: a buffer too short is a refusal.
+        assert_eq!(decode_into(b"QUJD", &mut [0u8; 2]), None);
+        assert_eq!(decode_into(b"QUJD", &mut [0u8; 3]), Some(3));
+        assert_eq!(decode_into(b"QUI=", &mut [0u8; 3]), Some(2));
     }
 }

@@ -27,7 +27,7 @@
 //! refused by the parser, so there is no error path that could hash an empty
 //! or partial buffer.
 
-use super::xml::{Document, Element, NodeId, RawNode, none_flagged};
+use super::xml::{Document, Element, NodeId, RawNode, none_flagged, same};
 
 /// The algorithm URI of exclusive c14n without comments.
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -62,13 +62,14 @@ pub fn exclusive(
     exclude: Option<NodeId>,
     inclusive_prefixes: &[&str],
 ) -> Vec<u8> {
-    let mut c = Canon::new(element, inclusive_prefixes, None);
+    let mut c = Canon::new(element, inclusive_prefixes, None, 1024);
     c.run(element.id(), exclude);
     c.out
 }
 
-/// [`exclusive`], writing into `sink` in chunks of about 16 KiB, so a
-/// digest sink never needs the whole output in memory.
+/// [`exclusive`], writing into `sink` in chunks of under a kilobyte (long
+/// text as it stands), so a digest sink never needs the whole output in
+/// memory.
 pub fn exclusive_into<S: Sink + ?Sized>(
     element: Element<'_>,
     exclude: Option<NodeId>,
@@ -76,7 +77,7 @@ pub fn exclusive_into<S: Sink + ?Sized>(
     sink: &mut S,
 ) {
     let mut flush = |bytes: &[u8]| sink.write(bytes);
-    let mut c = Canon::new(element, inclusive_prefixes, Some(&mut flush));
+    let mut c = Canon::new(element, inclusive_prefixes, Some(&mut flush), CHUNK + 256);
     c.run(element.id(), exclude);
     let out = std::mem::take(&mut c.out);
     if let Some(f) = c.flush.as_mut() {
@@ -84,8 +85,11 @@ pub fn exclusive_into<S: Sink + ?Sized>(
     }
 }
 
-/// Output is handed to a sink once this much is buffered.
-const CHUNK: usize = 16 * 1024;
+/// Output is handed to a sink once this much is buffered: small enough for
+/// the staging buffer to come from the allocator's per-thread cache. Text
+/// longer than [`DIRECT_TEXT`] that needs no escaping bypasses it.
+const CHUNK: usize = 768;
+const DIRECT_TEXT: usize = 256;
 
 /// The namespace bound to `prefix` on the ancestors of `id` (not `id` itself).
 /// `Some(0)` for an undeclared default namespace.
@@ -105,7 +109,7 @@ fn in_scope_above(doc: &Document, id: NodeId, prefix: &str) -> Option<u32> {
 fn decl_in(doc: &Document, e: &super::xml::ElemData, prefix: &str) -> Option<u32> {
     doc.elem_decls(e)
         .iter()
-        .find(|d| doc.decl_prefix(d) == prefix)
+        .find(|d| same(doc.decl_prefix(d), prefix))
         .map(|d| doc.decl_ns(d))
 }
 
@@ -132,7 +136,12 @@ struct Canon<'d, 'f> {
 }
 
 impl<'d, 'f> Canon<'d, 'f> {
-    fn new(element: Element<'d>, inclusive_prefixes: &[&'d str], flush: Option<Flush<'f>>) -> Self {
+    fn new(
+        element: Element<'d>,
+        inclusive_prefixes: &[&'d str],
+        flush: Option<Flush<'f>>,
+        capacity: usize,
+    ) -> Self {
         let doc = element.document();
         let mut inclusive: Vec<&'d str> = Vec::new();
         for p in inclusive_prefixes {
@@ -143,9 +152,9 @@ impl<'d, 'f> Canon<'d, 'f> {
         }
         Canon {
             doc,
-            out: Vec::with_capacity(4096),
+            out: Vec::with_capacity(capacity),
             flush,
-            rendered: Vec::new(),
+            rendered: Vec::with_capacity(16),
             inclusive_scope: inclusive
                 .iter()
                 .map(|p| {
@@ -161,7 +170,7 @@ impl<'d, 'f> Canon<'d, 'f> {
     }
 
     fn rendered_value(&self, prefix: &str) -> Option<u32> {
-        match self.rendered.iter().rev().find(|(p, _)| *p == prefix) {
+        match self.rendered.iter().rev().find(|(p, _)| same(p, prefix)) {
             Some((_, ns)) => Some(*ns),
             None if prefix.is_empty() => Some(0),
             None => None,
@@ -178,7 +187,7 @@ impl<'d, 'f> Canon<'d, 'f> {
     }
 
     fn run(&mut self, apex: NodeId, exclude: Option<NodeId>) {
-        let mut stack: Vec<Frame> = Vec::new();
+        let mut stack: Vec<Frame> = Vec::with_capacity(16);
         let frame = self.open(apex);
         stack.push(frame);
         while let Some(top) = stack.last_mut() {
@@ -197,7 +206,16 @@ impl<'d, 'f> Canon<'d, 'f> {
                             let f = self.open(child);
                             stack.push(f);
                         }
-                        RawNode::Text(t) => escape_text(&mut self.out, t),
+                        RawNode::Text(t) => match self.flush.as_mut() {
+                            Some(f) if t.len() >= DIRECT_TEXT && !text_needs_escaping(t) => {
+                                if !self.out.is_empty() {
+                                    f(&self.out);
+                                    self.out.clear();
+                                }
+                                f(t.as_bytes());
+                            }
+                            _ => escape_text(&mut self.out, t),
+                        },
                         RawNode::Pi(target, data) => {
                             self.out.extend_from_slice(b"<?");
                             self.out.extend_from_slice(target.as_bytes());
@@ -262,6 +280,7 @@ impl<'d, 'f> Canon<'d, 'f> {
         } else {
             let mut used = std::mem::take(&mut self.scratch_ns);
             used.clear();
+            used.reserve(attrs.len() + self.inclusive_scope.len() + 8);
             used.push((prefix, ns));
             for a in attrs {
                 let p = doc.attr_prefix(a);
@@ -289,6 +308,7 @@ impl<'d, 'f> Canon<'d, 'f> {
             _ => {
                 let mut sorted = std::mem::take(&mut self.scratch_attrs);
                 sorted.clear();
+                sorted.reserve(attrs.len().max(8));
                 for a in attrs {
                     sorted.push((
                         doc.ns_uri(doc.attr_ns(a)),
@@ -344,10 +364,14 @@ fn escape_with(out: &mut Vec<u8>, s: &str, special: fn(u8) -> Option<&'static [u
     out.extend_from_slice(&bytes[start..]);
 }
 
-fn escape_text(out: &mut Vec<u8>, s: &str) {
-    if none_flagged(s, |b| {
+fn text_needs_escaping(s: &str) -> bool {
+    !none_flagged(s, |b| {
         (b == b'&') | (b == b'<') | (b == b'>') | (b == b'\r')
-    }) {
+    })
+}
+
+fn escape_text(out: &mut Vec<u8>, s: &str) {
+    if !text_needs_escaping(s) {
         out.extend_from_slice(s.as_bytes());
         return;
     }
@@ -388,6 +412,39 @@ mod tests {
             e = e.child_elements().nth(i).unwrap();
         }
         String::from_utf8(exclusive(e, None, incl)).unwrap()
+    }
+
+    #[test]
+    fn streaming_output_equals_the_whole() {
+        struct Chunks(Vec<Vec<u8>>);
+        impl Sink for Chunks {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.push(bytes.to_vec());
+            }
+        }
+        let long = "A".repeat(3 * DIRECT_TEXT);
+        let escaped = "x<&>\r".repeat(DIRECT_TEXT);
+        let many: String = (0..200)
+            .map(|i| format!("<p:i n=\"{i}\">{i}</p:i>"))
+            .collect();
+        let x = format!(
+            r#"<r xmlns:p="urn:p"><p:a>{long}</p:a><s>{escaped}</s>{many}<t>short</t><x/>{long}</r>"#,
+            escaped = escaped
+                .replace('<', "&lt;")
+                .replace('&', "&amp;")
+                .replace("&amp;lt;", "&lt;")
+        );
+        let d = Document::parse(&x, &Limits::METADATA).unwrap();
+        let r = d.root();
+        let skip = r.child_elements().find(|e| e.local_name() == "x").unwrap();
+        for exclude in [None, Some(skip.id())] {
+            let whole = exclusive(r, exclude, &[]);
+            let mut chunks = Chunks(Vec::new());
+            exclusive_into(r, exclude, &[], &mut chunks);
+            assert!(chunks.0.len() > 3, "the output is handed over in pieces");
+            assert!(chunks.0.iter().all(|c| !c.is_empty()));
+            assert_eq!(chunks.0.concat(), whole);
+        }
     }
 
     #[test]

@@ -344,21 +344,35 @@ fn text_only(e: Element<'_>) -> Result<(), SignatureError> {
     }
 }
 
-fn base64_value(e: Element<'_>, max: usize) -> Result<Vec<u8>, SignatureError> {
-    let text = e.text_ref().ok_or(SignatureError::Encoding)?;
-    let clean: std::borrow::Cow<'_, [u8]> = if text.bytes().any(|b| b.is_ascii_whitespace()) {
-        text.bytes()
-            .filter(|b| !b.is_ascii_whitespace())
-            .collect::<Vec<u8>>()
-            .into()
+/// Decodes the base64 text of `e` (whitespace allowed, as IdPs wrap long
+/// values) into `out`, which bounds the decoded length.
+fn base64_value<'o>(e: Element<'_>, out: &'o mut [u8]) -> Result<&'o [u8], SignatureError> {
+    let text = e.text_ref().ok_or(SignatureError::Encoding)?.as_bytes();
+    let mut packed = [0u8; MAX_BASE64];
+    let clean = if text.iter().any(|b| b.is_ascii_whitespace()) {
+        let mut n = 0;
+        for &b in text.iter().filter(|b| !b.is_ascii_whitespace()) {
+            *packed.get_mut(n).ok_or(SignatureError::Encoding)? = b;
+            n += 1;
+        }
+        &packed[..n]
     } else {
-        text.as_bytes().into()
+        text
     };
-    if clean.is_empty() || clean.len() > max * 4 / 3 + 4 {
+    // `decode_into` refuses input that would not fit in `out`.
+    if clean.is_empty() {
         return Err(SignatureError::Encoding);
     }
-    super::b64::decode(&clean).ok_or(SignatureError::Encoding)
+    let len = super::b64::decode_into(clean, out).ok_or(SignatureError::Encoding)?;
+    Ok(&out[..len])
 }
+
+/// The longest base64 text of a `SignatureValue`, without whitespace.
+const MAX_BASE64: usize = MAX_SIGNATURE.div_ceil(3) * 4;
+/// The longest signature value: RSA-8192.
+const MAX_SIGNATURE: usize = 1024;
+/// The longest digest: SHA-512.
+const MAX_DIGEST: usize = 64;
 
 /// The `Signature` child of `element`: exactly one, or an error.
 pub fn signature_child<'d>(element: Element<'d>) -> Result<Option<Element<'d>>, SignatureError> {
@@ -438,11 +452,13 @@ pub fn verify_enveloped<'d>(
     let digest = DigestAlgorithm::from_uri(digest_method.attr("Algorithm").unwrap_or(""))?;
     no_children(digest_method)?;
     text_only(digest_value)?;
-    let expected_digest = base64_value(digest_value, 64)?;
+    let mut digest_buf = [0u8; MAX_DIGEST + 2];
+    let expected_digest = base64_value(digest_value, &mut digest_buf)?;
     if expected_digest.len() != digest.ring().output_len() {
         return Err(SignatureError::Encoding);
     }
-    let sig_bytes = base64_value(sig_value, 1024)?;
+    let mut sig_buf = [0u8; MAX_SIGNATURE + 2];
+    let sig_bytes = base64_value(sig_value, &mut sig_buf)?;
 
     // 1. The signature over the canonical SignedInfo, in place.
     let canonical_si = c14n::exclusive(signed_info, None, &si_prefixes);
@@ -454,7 +470,7 @@ pub fn verify_enveloped<'d>(
         };
         matching = true;
         if signature::UnparsedPublicKey::new(alg, key.public_key())
-            .verify(&canonical_si, &sig_bytes)
+            .verify(&canonical_si, sig_bytes)
             .is_ok()
         {
             key_index = Some(i);
@@ -471,7 +487,7 @@ pub fn verify_enveloped<'d>(
     let mut ctx = ring::digest::Context::new(digest.ring());
     c14n::exclusive_into(element, Some(sig.id()), &ref_prefixes, &mut ctx);
     let actual = ctx.finish();
-    if !crate::secret::ct_eq(actual.as_ref(), &expected_digest) {
+    if !crate::secret::ct_eq(actual.as_ref(), expected_digest) {
         return Err(SignatureError::DigestMismatch);
     }
     Ok(VerifiedElement {
@@ -481,4 +497,50 @@ pub fn verify_enveloped<'d>(
         digest,
         key_index,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::saml::xml::{Document, Limits};
+
+    fn value(text: &str, out: &mut [u8]) -> Result<Vec<u8>, SignatureError> {
+        let xml = format!("<v>{text}</v>");
+        let doc = Document::parse(&xml, &Limits::PROTOCOL).unwrap();
+        base64_value(doc.root(), out).map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn base64_values_are_bounded_and_may_be_wrapped() {
+        let sig = [0x5Au8; MAX_SIGNATURE];
+        let b64 = super::super::b64::tests_encode(&sig);
+        let wrapped: String = b64
+            .as_bytes()
+            .chunks(76)
+            .map(|l| format!("{}\r\n ", std::str::from_utf8(l).unwrap()))
+            .collect();
+        let mut out = [0u8; MAX_SIGNATURE + 2];
+        assert_eq!(value(&b64, &mut out).unwrap(), sig);
+        assert_eq!(value(&wrapped, &mut out).unwrap(), sig);
+        // One quad more than the buffer holds, plain or wrapped: refused.
+        let long = format!("{b64}AAAA");
+        assert_eq!(value(&long, &mut out), Err(SignatureError::Encoding));
+        assert_eq!(
+            value(&format!("{wrapped}AAAA"), &mut out),
+            Err(SignatureError::Encoding)
+        );
+        // Far too long, with whitespace: refused without overflowing the packing buffer.
+        let huge = "QUFB\n".repeat(4 * MAX_BASE64);
+        assert_eq!(value(&huge, &mut out), Err(SignatureError::Encoding));
+        // Digests: SHA-512 fits, anything longer does not.
+        let mut digest = [0u8; MAX_DIGEST + 2];
+        let d512 = super::super::b64::tests_encode(&[7u8; 64]);
+        assert_eq!(value(&d512, &mut digest).unwrap(), [7u8; 64]);
+        assert_eq!(
+            value(&format!("{d512}AAAA"), &mut digest),
+            Err(SignatureError::Encoding)
+        );
+        assert_eq!(value("", &mut digest), Err(SignatureError::Encoding));
+        assert_eq!(value("QU JD E", &mut digest), Err(SignatureError::Encoding));
+    }
 }

@@ -482,7 +482,7 @@ impl<'d> Element<'d> {
     /// Whether this element is `{ns}local`.
     #[inline(always)]
     pub fn is(&self, ns: &str, local: &str) -> bool {
-        self.local_name() == local && self.namespace() == ns
+        same(self.local_name(), local) && same(self.namespace(), ns)
     }
 
     /// The parent element (`None` for the document element).
@@ -565,14 +565,14 @@ impl<'d> Element<'d> {
         let doc = self.doc;
         doc.elem_attrs(self.data())
             .iter()
-            .find(|a| a.prefix_len == 0 && doc.s(a.qname) == local)
+            .find(|a| a.prefix_len == 0 && same(doc.s(a.qname), local))
             .map(|a| doc.s(a.value))
     }
 
     /// The value of the attribute `{ns}local`.
     pub fn attr_ns(&self, ns: &str, local: &str) -> Option<&'d str> {
         self.attributes()
-            .find(|a| a.namespace == ns && a.local_name == local)
+            .find(|a| same(a.local_name, local) && same(a.namespace, ns))
             .map(|a| a.value)
     }
 
@@ -728,6 +728,9 @@ pub(crate) enum RawNode<'d> {
 /// keeps parsing linear in the input.
 const MAX_IN_SCOPE: usize = 256;
 
+/// Up to this many distinct namespace URIs are interned by a linear scan.
+const LINEAR_URIS: usize = 16;
+
 /// A piece of character data for the current element.
 enum Piece<'a> {
     /// A text event (line ends to normalize, `]]>` refused).
@@ -757,6 +760,40 @@ struct Parser<'i> {
     scratch: String,
     seen_root: bool,
     root_closed: bool,
+}
+
+/// String equality for the short names and prefixes of a document, inline:
+/// parsing and checking compare names hundreds of times, and a call to
+/// `memcmp` costs more than comparing a few bytes. Up to 16 bytes are
+/// compared as two overlapping words; longer strings go to `memcmp`.
+#[inline(always)]
+pub(crate) fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[inline(always)]
+fn word4(s: &[u8], at: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_ne_bytes(w)
+}
+
+#[inline(always)]
+fn word8(s: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_ne_bytes(w)
 }
 
 fn is_xml_char(c: char) -> bool {
@@ -1088,7 +1125,7 @@ impl<'i> Parser<'i> {
             },
             open: Vec::with_capacity(16),
             xml_redeclared: false,
-            id_attrs: Vec::new(),
+            id_attrs: Vec::with_capacity(8),
             scratch: String::new(),
             seen_root: false,
             root_closed: false,
@@ -1121,13 +1158,28 @@ impl<'i> Parser<'i> {
         if uri.is_empty() {
             return 0;
         }
-        if let Some(&id) = self.uri_ids.get(uri) {
+        // A message uses a handful of namespaces: those are found by a
+        // scan; a document with many gets a map, so interning stays O(1).
+        if self.doc.uris.len() <= LINEAR_URIS {
+            if let Some(id) = (1..self.doc.uris.len()).find(|&i| self.doc.uri(i as u32) == uri) {
+                return id as u32;
+            }
+        } else if let Some(&id) = self.uri_ids.get(uri) {
             return id;
         }
         let span = self.span_of(uri);
         let id = self.doc.uris.len() as u32;
         self.doc.uris.push(span);
-        self.uri_ids.insert(uri.to_owned(), id);
+        if self.doc.uris.len() > LINEAR_URIS {
+            if self.uri_ids.is_empty() {
+                for i in 1..self.doc.uris.len() {
+                    let u = self.doc.uri(i as u32).to_owned();
+                    self.uri_ids.insert(u, i as u32);
+                }
+            } else {
+                self.uri_ids.insert(uri.to_owned(), id);
+            }
+        }
         id
     }
 
@@ -1135,7 +1187,7 @@ impl<'i> Parser<'i> {
         self.in_scope
             .iter()
             .rev()
-            .find(|(p, _)| self.doc.s(*p) == prefix)
+            .find(|(p, _)| same(self.doc.s(*p), prefix))
             .map(|&(_, ns)| ns)
     }
 
@@ -1248,7 +1300,7 @@ impl<'i> Parser<'i> {
             return Err(XmlError::BadName);
         }
         let decls = &self.doc.decls[decl_start as usize..];
-        if decls.iter().any(|d| self.doc.s(d.prefix) == prefix)
+        if decls.iter().any(|d| same(self.doc.s(d.prefix), prefix))
             || (prefix == "xml" && self.xml_redeclared)
         {
             return Err(XmlError::DuplicateAttribute);
@@ -1319,7 +1371,7 @@ impl<'i> Parser<'i> {
                 let plen = split_scanned(key, attr.name_classes)?;
                 if self.doc.attrs[attr_start..]
                     .iter()
-                    .any(|a| self.doc.s(a.qname) == key)
+                    .any(|a| same(self.doc.s(a.qname), key))
                 {
                     return Err(XmlError::DuplicateAttribute);
                 }
@@ -1368,7 +1420,7 @@ impl<'i> Parser<'i> {
             let local = self.doc.attr_local(a);
             if attrs[..i]
                 .iter()
-                .any(|b| b.ns == a.ns && self.doc.attr_local(b) == local)
+                .any(|b| b.ns == a.ns && same(self.doc.attr_local(b), local))
             {
                 return Err(XmlError::DuplicateAttribute);
             }
@@ -1543,6 +1595,60 @@ mod tests {
         assert!(c.is("urn:d", "c"));
         assert_eq!(c.attr("x"), Some("1"));
         assert_eq!(c.attr_ns("urn:a", "y"), Some("2"));
+    }
+
+    #[test]
+    fn namespaces_intern_consistently_past_the_linear_scan() {
+        let decls = |r: std::ops::Range<usize>| -> String {
+            r.map(|i| format!(" xmlns:p{i}=\"urn:n{i}\"")).collect()
+        };
+        let (outer, inner) = (decls(0..20), decls(20..40));
+        let doc = |body: &str| format!("<r{outer}><m{inner}>{body}</m></r>");
+        let d = parse(&doc(
+            r#"<c xmlns:q="urn:n0" xmlns:z="urn:n39" q:a="1" z:b="2"/>"#,
+        ))
+        .unwrap();
+        let c = d
+            .root()
+            .child_elements()
+            .next()
+            .unwrap()
+            .child_elements()
+            .next()
+            .unwrap();
+        assert_eq!(c.attr_ns("urn:n0", "a"), Some("1"));
+        assert_eq!(c.attr_ns("urn:n39", "b"), Some("2"));
+        // The same URI under two prefixes is one namespace, before and
+        // after the switch from scanning to the map.
+        for (p, uri) in [("p0", "urn:n0"), ("p39", "urn:n39"), ("p25", "urn:n25")] {
+            let body = format!(r#"<c xmlns:q="{uri}" {p}:a="1" q:a="2"/>"#);
+            assert_eq!(
+                parse(&doc(&body)).unwrap_err(),
+                XmlError::DuplicateAttribute,
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_is_string_equality() {
+        // Every length the word paths cover and beyond, equal and differing
+        // at each position (first, middle, last byte, and in the overlap).
+        for n in 0..=40usize {
+            let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            assert!(same(&a, &a.clone()), "{n}");
+            for at in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[at] ^= 0x20;
+                let b = String::from_utf8(b).unwrap();
+                assert_eq!(same(&a, &b), a == b, "{n} {at}");
+                assert!(!same(&a, &b));
+            }
+            assert!(!same(&a, &format!("{a}x")));
+            assert!(!same(&format!("{a}x"), &a));
+        }
+        assert!(same("", ""));
+        assert!(!same("saml", "samlp"));
     }
 
     #[test]
