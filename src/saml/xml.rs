@@ -849,33 +849,62 @@ const NAME_CLASSES: [u8; 256] = {
 
 /// Splits a QName; returns the prefix length (0 if unprefixed).
 fn split_qname(q: &str) -> Result<usize, XmlError> {
-    // ASCII names (all names SAML uses) in one table pass; anything else
-    // (non-ASCII, or invalid) is decided by the character path.
-    let b = q.as_bytes();
-    let all = b
-        .iter()
-        .fold(NAME_CHAR, |acc, &c| acc & NAME_CLASSES[c as usize]);
-    split_scanned(q, all)
+    let mut scan = NameScan::new();
+    for (i, &c) in q.as_bytes().iter().enumerate() {
+        scan.byte(i, c);
+    }
+    scan.finish(q)
 }
 
-/// [`split_qname`] once the AND of the name's byte classes is known.
-#[inline]
-fn split_scanned(q: &str, all: u8) -> Result<usize, XmlError> {
-    if all == 0 {
-        return split_qname_chars(q);
+/// The byte classes of a name and where its colons are, gathered in the
+/// loop that finds the name's end: ASCII names (all names SAML uses) are
+/// decided from these alone; anything else (non-ASCII, or invalid) by the
+/// character path.
+#[derive(Clone, Copy)]
+struct NameScan {
+    /// The AND of the bytes' classes (0: not a plain ASCII name).
+    classes: u8,
+    colons: u32,
+    /// The index of the (last) colon.
+    colon: usize,
+}
+
+impl NameScan {
+    #[inline(always)]
+    fn new() -> Self {
+        Self {
+            classes: NAME_CHAR,
+            colons: 0,
+            colon: 0,
+        }
     }
-    let b = q.as_bytes();
-    let starts = |i: usize| {
-        b.get(i)
-            .is_some_and(|&c| NAME_CLASSES[c as usize] & NAME_START != 0)
-    };
-    if !starts(0) {
-        return Err(XmlError::BadName);
+
+    #[inline(always)]
+    fn byte(&mut self, i: usize, c: u8) {
+        self.classes &= NAME_CLASSES[c as usize];
+        if c == b':' {
+            self.colons += 1;
+            self.colon = i;
+        }
     }
-    match b.iter().position(|&c| c == b':') {
-        None => Ok(0),
-        Some(i) if starts(i + 1) && !b[i + 1..].contains(&b':') => Ok(i),
-        Some(_) => Err(XmlError::BadName),
+
+    /// The prefix length of `q`, the name scanned.
+    #[inline]
+    fn finish(self, q: &str) -> Result<usize, XmlError> {
+        if self.classes == 0 {
+            return split_qname_chars(q);
+        }
+        let b = q.as_bytes();
+        let starts = |i: usize| {
+            b.get(i)
+                .is_some_and(|&c| NAME_CLASSES[c as usize] & NAME_START != 0)
+        };
+        match self.colons {
+            _ if !starts(0) => Err(XmlError::BadName),
+            0 => Ok(0),
+            1 if starts(self.colon + 1) => Ok(self.colon),
+            _ => Err(XmlError::BadName),
+        }
     }
 }
 
@@ -967,8 +996,8 @@ fn skip_whitespace(b: &[u8], mut i: usize) -> usize {
 /// One attribute of a start tag, as written.
 struct RawAttribute<'a> {
     name: &'a str,
-    /// The AND of the name's byte classes (0: not a plain ASCII name).
-    name_classes: u8,
+    /// The name's byte classes and colons.
+    scan: NameScan,
     value: &'a str,
     /// The value needs no normalization (see [`attr_is_plain`]).
     plain: bool,
@@ -993,12 +1022,12 @@ fn next_attribute<'a>(rest: &mut &'a str) -> Result<Option<RawAttribute<'a>>, Xm
         return Err(XmlError::Syntax);
     }
     let mut i = start;
-    let mut name_classes = NAME_CHAR;
+    let mut scan = NameScan::new();
     while let Some(&c) = b.get(i) {
         if matches!(c, b'=' | b' ' | b'\t' | b'\n' | b'\r') {
             break;
         }
-        name_classes &= NAME_CLASSES[c as usize];
+        scan.byte(i - start, c);
         i += 1;
     }
     let name = &s[start..i];
@@ -1017,7 +1046,7 @@ fn next_attribute<'a>(rest: &mut &'a str) -> Result<Option<RawAttribute<'a>>, Xm
     *rest = &s[j + 1..];
     Ok(Some(RawAttribute {
         name,
-        name_classes,
+        scan,
         value,
         plain: attr_is_plain(value),
     }))
@@ -1360,20 +1389,14 @@ impl<'i> Parser<'i> {
         let mut rest = e.attributes_raw();
         while let Some(attr) = next_attribute(&mut rest)? {
             let (key, raw) = (attr.name, attr.value);
-            if key == "xmlns" {
+            let plen = attr.scan.finish(key)?;
+            if plen == 0 && key == "xmlns" {
                 self.declare("", raw, decl_start)?;
-            } else if let Some(prefix) = key.strip_prefix("xmlns:") {
-                self.declare(prefix, raw, decl_start)?;
+            } else if plen == 5 && key.starts_with("xmlns") {
+                self.declare(&key[6..], raw, decl_start)?;
             } else {
                 if self.doc.attrs.len() - attr_start >= self.limits.max_attributes {
                     return Err(XmlError::TooManyAttributes);
-                }
-                let plen = split_scanned(key, attr.name_classes)?;
-                if self.doc.attrs[attr_start..]
-                    .iter()
-                    .any(|a| same(self.doc.s(a.qname), key))
-                {
-                    return Err(XmlError::DuplicateAttribute);
                 }
                 let qspan = self.span_of(key);
                 let value = if attr.plain {
@@ -1402,23 +1425,22 @@ impl<'i> Parser<'i> {
             self.lookup(&qname[..prefix_len])
                 .ok_or(XmlError::UndeclaredPrefix)?
         };
-        // Resolve attributes; expanded names must be unique; ID attributes too.
+        // Resolve the attributes (declarations may follow them in the tag);
+        // expanded names must be unique (so qualified names are too); one
+        // ID attribute per element.
+        let node = NodeId(self.doc.nodes.len() as u32);
+        let mut id_count = 0;
         for i in attr_start..self.doc.attrs.len() {
-            let a = self.doc.attrs[i];
+            let mut a = self.doc.attrs[i];
             if a.prefix_len != 0 {
                 let q = self.doc.s(a.qname);
-                let ns = self
+                a.ns = self
                     .lookup(&q[..a.prefix_len as usize])
                     .ok_or(XmlError::UndeclaredPrefix)?;
-                self.doc.attrs[i].ns = ns;
+                self.doc.attrs[i].ns = a.ns;
             }
-        }
-        let node = NodeId(self.doc.nodes.len() as u32);
-        let attrs = &self.doc.attrs[attr_start..];
-        let mut id_count = 0;
-        for (i, a) in attrs.iter().enumerate() {
-            let local = self.doc.attr_local(a);
-            if attrs[..i]
+            let local = self.doc.attr_local(&a);
+            if self.doc.attrs[attr_start..i]
                 .iter()
                 .any(|b| b.ns == a.ns && same(self.doc.attr_local(b), local))
             {
@@ -1699,6 +1721,15 @@ mod tests {
             parse(r#"<r xmlns:xml="urn:x"/>"#).unwrap_err(),
             XmlError::BadNamespace
         );
+        // `xmlns:` with no prefix after it is not a declaration of the
+        // default namespace, nor any name at all.
+        for bad in [
+            r#"<r xmlns:="urn:x"/>"#,
+            r#"<r xmlns:a:b="urn:x"/>"#,
+            r#"<r :a="1"/>"#,
+        ] {
+            assert_eq!(parse(bad).unwrap_err(), XmlError::BadName, "{bad}");
+        }
         assert_eq!(
             parse(r#"<r xmlns:p=""/>"#).unwrap_err(),
             XmlError::BadNamespace
