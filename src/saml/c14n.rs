@@ -80,7 +80,9 @@ pub fn exclusive_into<S: Sink + ?Sized>(
     let mut c = Canon::new(element, inclusive_prefixes, Some(&mut flush), CHUNK + 256);
     c.run(element.id(), exclude);
     let out = std::mem::take(&mut c.out);
-    if let Some(f) = c.flush.as_mut() {
+    if let Some(f) = c.flush.as_mut()
+        && !out.is_empty()
+    {
         f(&out);
     }
 }
@@ -437,6 +439,12 @@ mod tests {
         let d = Document::parse(&x, &Limits::METADATA).unwrap();
         let r = d.root();
         let skip = r.child_elements().find(|e| e.local_name() == "x").unwrap();
+        // The last element's end tag filling the stage exactly (768 bytes).
+        let exact = format!("<r>&amp;{}</r>", "b".repeat(CHUNK - 12));
+        let e = Document::parse(&exact, &Limits::METADATA).unwrap();
+        let mut chunks = Chunks(Vec::new());
+        exclusive_into(e.root(), None, &[], &mut chunks);
+        assert_eq!(chunks.0.iter().map(Vec::len).collect::<Vec<_>>(), [CHUNK]);
         for exclude in [None, Some(skip.id())] {
             let whole = exclusive(r, exclude, &[]);
             let mut chunks = Chunks(Vec::new());

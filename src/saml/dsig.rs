@@ -522,11 +522,13 @@ mod tests {
         let mut out = [0u8; MAX_SIGNATURE + 2];
         assert_eq!(value(&b64, &mut out).unwrap(), sig);
         assert_eq!(value(&wrapped, &mut out).unwrap(), sig);
-        // One quad more than the buffer holds, plain or wrapped: refused.
-        let long = format!("{b64}AAAA");
+        // Valid base64 of a value longer than the buffer holds, plain or
+        // wrapped: refused.
+        let long = super::super::b64::tests_encode(&[0u8; MAX_SIGNATURE + 3]);
         assert_eq!(value(&long, &mut out), Err(SignatureError::Encoding));
+        let long_wrapped = format!("{}\n{}", &long[..700], &long[700..]);
         assert_eq!(
-            value(&format!("{wrapped}AAAA"), &mut out),
+            value(&long_wrapped, &mut out),
             Err(SignatureError::Encoding)
         );
         // Far too long, with whitespace: refused without overflowing the packing buffer.
@@ -536,10 +538,8 @@ mod tests {
         let mut digest = [0u8; MAX_DIGEST + 2];
         let d512 = super::super::b64::tests_encode(&[7u8; 64]);
         assert_eq!(value(&d512, &mut digest).unwrap(), [7u8; 64]);
-        assert_eq!(
-            value(&format!("{d512}AAAA"), &mut digest),
-            Err(SignatureError::Encoding)
-        );
+        let d67 = super::super::b64::tests_encode(&[7u8; MAX_DIGEST + 3]);
+        assert_eq!(value(&d67, &mut digest), Err(SignatureError::Encoding));
         assert_eq!(value("", &mut digest), Err(SignatureError::Encoding));
         assert_eq!(value("QU JD E", &mut digest), Err(SignatureError::Encoding));
     }
