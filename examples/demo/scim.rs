@@ -139,15 +139,20 @@ const USER_TABLE: Table = Table {
     indexed: true,
 };
 
+/// `meta` from columns 2–4 (created, modified, version) of a user or group row.
+fn row_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<Meta> {
+    Ok(Meta {
+        created: time(r.get(2)?),
+        last_modified: time(r.get(3)?),
+        version: Some(version(r.get(4)?)),
+    })
+}
+
 fn row_to_scim_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScimUser> {
     Ok(ScimUser {
         id: r.get(0)?,
         attributes: parse_attributes(&r.get::<_, String>(1)?)?,
-        meta: Meta {
-            created: time(r.get(2)?),
-            last_modified: time(r.get(3)?),
-            version: Some(version(r.get(4)?)),
-        },
+        meta: row_meta(r)?,
         provisioned_by: r.get::<_, Option<String>>(5)?.map(ConnectionId::new),
     })
 }
@@ -295,11 +300,7 @@ fn row_to_group(r: &rusqlite::Row<'_>) -> rusqlite::Result<ScimGroup> {
     Ok(ScimGroup {
         id: r.get(0)?,
         attributes: parse_attributes(&r.get::<_, String>(1)?)?,
-        meta: Meta {
-            created: time(r.get(2)?),
-            last_modified: time(r.get(3)?),
-            version: Some(version(r.get(4)?)),
-        },
+        meta: row_meta(r)?,
         members: None,
     })
 }

@@ -23,9 +23,9 @@
 //! | more than one root element, text outside the root | refused |
 //! | input larger than [`Limits::max_bytes`], deeper than [`Limits::max_depth`], more than [`Limits::max_attributes`] attributes or [`Limits::max_namespace_declarations`] declarations on one element | refused |
 //!
-//! Work is linear in the input: namespace lookups go through per-prefix
-//! stacks, ID uniqueness through a hash set, and per-element checks are
-//! bounded by the per-element limits.
+//! Work is linear in the input: namespace lookups scan the stack of bindings
+//! in scope, which is bounded (256), ID uniqueness is checked by one sort at
+//! the end, and per-element checks are bounded by the per-element limits.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -728,9 +728,6 @@ pub(crate) enum RawNode<'d> {
 /// keeps parsing linear in the input.
 const MAX_IN_SCOPE: usize = 256;
 
-/// Up to this many distinct namespace URIs are interned by a linear scan.
-const LINEAR_URIS: usize = 16;
-
 /// A piece of character data for the current element.
 enum Piece<'a> {
     /// A text event (line ends to normalize, `]]>` refused).
@@ -1187,28 +1184,13 @@ impl<'i> Parser<'i> {
         if uri.is_empty() {
             return 0;
         }
-        // A message uses a handful of namespaces: those are found by a
-        // scan; a document with many gets a map, so interning stays O(1).
-        if self.doc.uris.len() <= LINEAR_URIS {
-            if let Some(id) = (1..self.doc.uris.len()).find(|&i| self.doc.uri(i as u32) == uri) {
-                return id as u32;
-            }
-        } else if let Some(&id) = self.uri_ids.get(uri) {
+        if let Some(&id) = self.uri_ids.get(uri) {
             return id;
         }
         let span = self.span_of(uri);
         let id = self.doc.uris.len() as u32;
         self.doc.uris.push(span);
-        if self.doc.uris.len() > LINEAR_URIS {
-            if self.uri_ids.is_empty() {
-                for i in 1..self.doc.uris.len() {
-                    let u = self.doc.uri(i as u32).to_owned();
-                    self.uri_ids.insert(u, i as u32);
-                }
-            } else {
-                self.uri_ids.insert(uri.to_owned(), id);
-            }
-        }
+        self.uri_ids.insert(uri.to_owned(), id);
         id
     }
 
@@ -1620,7 +1602,7 @@ mod tests {
     }
 
     #[test]
-    fn namespaces_intern_consistently_past_the_linear_scan() {
+    fn namespaces_intern_consistently() {
         let decls = |r: std::ops::Range<usize>| -> String {
             r.map(|i| format!(" xmlns:p{i}=\"urn:n{i}\"")).collect()
         };
@@ -1640,8 +1622,8 @@ mod tests {
             .unwrap();
         assert_eq!(c.attr_ns("urn:n0", "a"), Some("1"));
         assert_eq!(c.attr_ns("urn:n39", "b"), Some("2"));
-        // The same URI under two prefixes is one namespace, before and
-        // after the switch from scanning to the map.
+        // The same URI under two prefixes is one namespace, wherever it was
+        // first declared.
         for (p, uri) in [("p0", "urn:n0"), ("p39", "urn:n39"), ("p25", "urn:n25")] {
             let body = format!(r#"<c xmlns:q="{uri}" {p}:a="1" q:a="2"/>"#);
             assert_eq!(
