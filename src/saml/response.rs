@@ -34,7 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::SamlError;
 use super::dsig::{self, DSIG_NS, SignatureError, VerifiedElement};
 use super::keys::TrustedKey;
-use super::xml::{Document, Element, Limits, is_ncname};
+use super::xml::{Document, Element, Limits, is_ncname, same};
 
 /// The SAML 2.0 assertion namespace.
 pub const ASSERTION_NS: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -379,12 +379,15 @@ pub fn validate_response(
     }
     // Most IdPs send one line; some wrap at 76 columns: strip whitespace
     // only when a plain decode fails.
-    let xml = match super::b64::decode(encoded.as_bytes()) {
+    // The decoded bytes become the parsed document's buffer, with room for
+    // what parsing appends.
+    let spare = super::xml::spare_capacity(encoded.len() / 4 * 3) - encoded.len() / 4 * 3;
+    let xml = match super::b64::decode(encoded.as_bytes(), spare) {
         Some(xml) => xml,
         None => {
             let mut clean = encoded.as_bytes().to_vec();
             clean.retain(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
-            super::b64::decode(&clean).ok_or(SamlError::Base64)?
+            super::b64::decode(&clean, spare).ok_or(SamlError::Base64)?
         }
     };
     if xml.len() > expect.limits.max_decoded {
@@ -394,7 +397,7 @@ pub fn validate_response(
         max_bytes: expect.limits.max_decoded,
         ..Limits::PROTOCOL
     };
-    let doc = Document::parse_bytes(&xml, &limits).map_err(|e| match e {
+    let doc = Document::parse_vec(xml, &limits).map_err(|e| match e {
         super::xml::XmlError::TooLarge => SamlError::TooLarge,
         e => SamlError::Xml(e),
     })?;
@@ -450,29 +453,33 @@ pub fn validate_document(
     check_status(root)?;
     // Structure over the whole document: one Assertion, signatures in place.
     let mut assertions = 0usize;
+    // Namespaces compared by their ids in the document (a namespace the
+    // document does not use matches no element).
+    let assertion_ns = doc.ns_id(ASSERTION_NS);
+    let dsig_ns = doc.ns_id(DSIG_NS);
     for e in doc.elements() {
-        // Local name first: it tells most elements apart without comparing
-        // namespace URIs.
-        match (e.local_name(), e.namespace()) {
-            ("EncryptedAssertion", ASSERTION_NS) => return Err(SamlError::EncryptedAssertion),
-            ("Assertion", ASSERTION_NS) => {
+        let ns = Some(e.ns_id());
+        let local = e.local_name();
+        if ns == assertion_ns {
+            if same(local, "EncryptedAssertion") {
+                return Err(SamlError::EncryptedAssertion);
+            }
+            if same(local, "Assertion") {
                 assertions += 1;
                 if e.parent().map(|p| p.id()) != Some(root.id()) {
                     return Err(SamlError::AssertionCount);
                 }
             }
-            ("Signature", DSIG_NS) => {
-                let parent = e
-                    .parent()
-                    .ok_or(SamlError::Signature(SignatureError::Placement))?;
-                let ok = parent.id() == root.id()
-                    || (parent.is(ASSERTION_NS, "Assertion")
-                        && parent.parent().map(|p| p.id()) == Some(root.id()));
-                if !ok {
-                    return Err(SamlError::Signature(SignatureError::Placement));
-                }
+        } else if ns == dsig_ns && same(local, "Signature") {
+            let parent = e
+                .parent()
+                .ok_or(SamlError::Signature(SignatureError::Placement))?;
+            let ok = parent.id() == root.id()
+                || (parent.is(ASSERTION_NS, "Assertion")
+                    && parent.parent().map(|p| p.id()) == Some(root.id()));
+            if !ok {
+                return Err(SamlError::Signature(SignatureError::Placement));
             }
-            _ => {}
         }
     }
     if assertions != 1 {

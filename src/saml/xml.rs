@@ -32,7 +32,8 @@
 //! | input larger than [`Limits::max_bytes`], deeper than [`Limits::max_depth`], more than [`Limits::max_attributes`] attributes or [`Limits::max_namespace_declarations`] declarations on one element | refused |
 //!
 //! Work is linear in the input: namespace lookups scan the stack of bindings
-//! in scope, which is bounded (256), ID uniqueness is checked by one sort at
+//! in scope, which is bounded (256), namespace URIs are interned by a scan
+//! of at most 16 and by a map past that, ID uniqueness is checked by one sort at
 //! the end, and per-element checks are bounded by the per-element limits.
 
 use std::collections::HashMap;
@@ -330,10 +331,44 @@ pub struct NamespaceDecl<'d> {
     pub uri: &'d str,
 }
 
+/// The capacity to give a `String` of `len` bytes of input for
+/// [`Document::parse_owned`]: room for the values parsing appends (escaped
+/// or wrapped values, normalized) without reallocating.
+pub fn spare_capacity(len: usize) -> usize {
+    len + len / 8 + 128
+}
+
 impl Document {
     /// Parses `input` within `limits`.
     pub fn parse(input: &str, limits: &Limits) -> Result<Self, XmlError> {
-        Parser::new(input, limits)?.run()
+        if input.len() > limits.max_bytes {
+            return Err(XmlError::TooLarge);
+        }
+        let mut owned = String::with_capacity(spare_capacity(input.len()));
+        owned.push_str(input);
+        Self::parse_owned(owned, limits)
+    }
+
+    /// Parses `input`, which becomes the document's text buffer (no copy;
+    /// values that need normalizing are appended after the input, so
+    /// [`spare_capacity`] for its length avoids a reallocation).
+    pub fn parse_owned(mut input: String, limits: &Limits) -> Result<Self, XmlError> {
+        if input.starts_with('\u{FEFF}') {
+            input.drain(..'\u{FEFF}'.len_utf8());
+        }
+        let mut doc = Parser::new(&input, limits)?.run()?;
+        input.push_str(&doc.buf);
+        doc.buf = input;
+        Ok(doc)
+    }
+
+    /// [`Document::parse_owned`] for bytes that must be UTF-8.
+    pub fn parse_vec(input: Vec<u8>, limits: &Limits) -> Result<Self, XmlError> {
+        if input.len() > limits.max_bytes {
+            return Err(XmlError::TooLarge);
+        }
+        let input = String::from_utf8(input).map_err(|_| XmlError::Encoding)?;
+        Self::parse_owned(input, limits)
     }
 
     /// Parses bytes that must be UTF-8 (a UTF-8 byte-order mark is skipped).
@@ -454,6 +489,12 @@ impl<'d> Element<'d> {
     #[inline]
     pub fn id(&self) -> NodeId {
         self.id
+    }
+
+    /// The id of the element's namespace (see [`Document::ns_id`]).
+    #[inline(always)]
+    pub(crate) fn ns_id(&self) -> u32 {
+        self.data().ns
     }
 
     /// The qualified name as written.
@@ -697,6 +738,15 @@ impl Document {
     pub(crate) fn ns_uri(&self, ns: u32) -> &str {
         self.uri(ns)
     }
+    /// The id the namespace `uri` has in this document (one per URI), if
+    /// the document uses it: elements are then told apart by comparing ids
+    /// ([`Element::ns_id`]) instead of URIs.
+    pub(crate) fn ns_id(&self, uri: &str) -> Option<u32> {
+        self.uris
+            .iter()
+            .position(|&span| same(self.s(span), uri))
+            .map(|i| i as u32)
+    }
     #[inline]
     pub(crate) fn first_child(&self, id: NodeId) -> Option<NodeId> {
         let c = self.node(id).first_child;
@@ -766,6 +816,10 @@ struct Parser<'i> {
     root_closed: bool,
 }
 
+/// How many namespace URIs (counting none and `xml`) are interned by a
+/// scan before a map takes over.
+const SCANNED_URIS: usize = 16;
+
 /// String equality for the short names and prefixes of a document, inline:
 /// parsing and checking compare names hundreds of times, and a call to
 /// `memcmp` costs more than comparing a few bytes. Up to 16 bytes are
@@ -834,6 +888,10 @@ pub fn is_ncname(s: &str) -> bool {
 /// (the colon counts as a name character there and is checked apart).
 const NAME_CHAR: u8 = 1;
 const NAME_START: u8 = 2;
+/// XML white space: ends a name.
+const SPACE: u8 = 4;
+/// `=`: ends an attribute's name.
+const EQUALS: u8 = 8;
 const NAME_CLASSES: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
@@ -843,6 +901,10 @@ const NAME_CLASSES: [u8; 256] = {
             NAME_CHAR | NAME_START
         } else if c.is_ascii_digit() || matches!(c, b'-' | b'.' | b':') {
             NAME_CHAR
+        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            SPACE
+        } else if c == b'=' {
+            EQUALS
         } else {
             0
         };
@@ -851,13 +913,25 @@ const NAME_CLASSES: [u8; 256] = {
     t
 };
 
-/// Splits a QName; returns the prefix length (0 if unprefixed).
-fn split_qname(q: &str) -> Result<usize, XmlError> {
+/// Scans the name starting at `from` up to the first byte whose class is in
+/// `stop` (or the end): returns where it ends and its [`NameScan`].
+#[inline(always)]
+fn scan_name(b: &[u8], from: usize, stop: u8) -> (usize, NameScan) {
     let mut scan = NameScan::new();
-    for (i, &c) in q.as_bytes().iter().enumerate() {
-        scan.byte(i, c);
+    let mut i = from;
+    while let Some(&c) = b.get(i) {
+        let k = NAME_CLASSES[c as usize];
+        if k & stop != 0 {
+            break;
+        }
+        scan.classes &= k;
+        if c == b':' {
+            scan.colons += 1;
+            scan.colon = i - from;
+        }
+        i += 1;
     }
-    scan.finish(q)
+    (i, scan)
 }
 
 /// The byte classes of a name and where its colons are, gathered in the
@@ -880,15 +954,6 @@ impl NameScan {
             classes: NAME_CHAR,
             colons: 0,
             colon: 0,
-        }
-    }
-
-    #[inline(always)]
-    fn byte(&mut self, i: usize, c: u8) {
-        self.classes &= NAME_CLASSES[c as usize];
-        if c == b':' {
-            self.colons += 1;
-            self.colon = i;
         }
     }
 
@@ -1028,15 +1093,7 @@ fn next_attribute<'a>(rest: &mut &'a str) -> Result<Option<RawAttribute<'a>>, Xm
         // Attributes must be separated by whitespace.
         return Err(XmlError::Syntax);
     }
-    let mut i = start;
-    let mut scan = NameScan::new();
-    while let Some(&c) = b.get(i) {
-        if matches!(c, b'=' | b' ' | b'\t' | b'\n' | b'\r') {
-            break;
-        }
-        scan.byte(i - start, c);
-        i += 1;
-    }
+    let (mut i, scan) = scan_name(b, start, SPACE | EQUALS);
     let name = &s[start..i];
     i = skip_whitespace(b, i);
     if b.get(i) != Some(&b'=') {
@@ -1121,14 +1178,12 @@ impl<'i> Parser<'i> {
         if input.len() > limits.max_bytes || input.len() >= u32::MAX as usize / 2 {
             return Err(XmlError::TooLarge);
         }
-        let input = input.strip_prefix('\u{FEFF}').unwrap_or(input);
-        // The buffer starts with the input itself: names, and text and
-        // attribute values that need no normalization, are spans of it;
-        // normalized values are appended after it.
-        let mut buf = String::with_capacity(input.len() + input.len() / 8 + 128);
-        buf.push_str(input);
+        // Spans index the input followed by `doc.buf`, which holds what is
+        // appended while parsing (normalized values, copies): names, and text
+        // and attribute values that need no normalization, are spans of the
+        // input. The caller puts the two together once parsing succeeded.
         let mut doc = Document {
-            buf,
+            buf: String::with_capacity(128),
             nodes: Vec::with_capacity(input.len() / 48),
             decls: Vec::with_capacity(8),
             attrs: Vec::with_capacity(input.len() / 96),
@@ -1136,12 +1191,13 @@ impl<'i> Parser<'i> {
             ids: Vec::new(),
             root: NodeId(0),
         };
+        let base = input.len() as u32;
         let mut append = |s: &str| {
-            let start = doc.buf.len() as u32;
+            let start = base + doc.buf.len() as u32;
             doc.buf.push_str(s);
             Span {
                 start,
-                end: doc.buf.len() as u32,
+                end: base + doc.buf.len() as u32,
             }
         };
         let xml_prefix = append("xml");
@@ -1177,30 +1233,88 @@ impl<'i> Parser<'i> {
         })
     }
 
+    /// Where the next appended text will start.
+    #[inline]
+    fn buf_end(&self) -> u32 {
+        (self.input.len() + self.doc.buf.len()) as u32
+    }
+
+    /// The text of a span while parsing: a part of the input, or of what
+    /// was appended after it.
+    #[inline]
+    fn s(&self, span: Span) -> &str {
+        let base = self.input.len() as u32;
+        if span.end <= base {
+            &self.input[span.start as usize..span.end as usize]
+        } else {
+            &self.doc.buf[(span.start - base) as usize..(span.end - base) as usize]
+        }
+    }
+
+    /// [`Document::attr_local`] while parsing.
+    fn attr_local(&self, a: &AttrData) -> &str {
+        let q = self.s(a.qname);
+        if a.prefix_len == 0 {
+            q
+        } else {
+            &q[a.prefix_len as usize + 1..]
+        }
+    }
+
+    /// Appends what `write` writes, as a span.
+    #[inline]
+    fn append(
+        &mut self,
+        write: impl FnOnce(&mut String) -> Result<(), XmlError>,
+    ) -> Result<Span, XmlError> {
+        let start = self.buf_end();
+        write(&mut self.doc.buf)?;
+        Ok(Span {
+            start,
+            end: self.buf_end(),
+        })
+    }
+
     /// A span holding `s`: its place in the input, or a copy.
     fn span_of(&mut self, s: &str) -> Span {
         if let Some(span) = self.input_span(s) {
             return span;
         }
-        let start = self.doc.buf.len() as u32;
+        let start = self.buf_end();
         self.doc.buf.push_str(s);
         Span {
             start,
-            end: self.doc.buf.len() as u32,
+            end: self.buf_end(),
         }
     }
 
+    /// The id of a namespace URI, one per URI. The few URIs of a usual
+    /// document are found by a scan (no hashing, no copies); past
+    /// [`SCANNED_URIS`], through a map, so a document declaring thousands of
+    /// namespaces is still parsed in linear time.
     fn intern(&mut self, uri: &str) -> u32 {
         if uri.is_empty() {
             return 0;
         }
-        if let Some(&id) = self.uri_ids.get(uri) {
+        if self.doc.uris.len() <= SCANNED_URIS {
+            if let Some(i) = self.doc.uris.iter().position(|&u| same(self.s(u), uri)) {
+                return i as u32;
+            }
+        } else if let Some(&id) = self.uri_ids.get(uri) {
             return id;
         }
         let span = self.span_of(uri);
         let id = self.doc.uris.len() as u32;
         self.doc.uris.push(span);
-        self.uri_ids.insert(uri.to_owned(), id);
+        if self.doc.uris.len() == SCANNED_URIS + 1 {
+            // From now on through the map: index every URI so far.
+            let known: Vec<(String, u32)> = (self.doc.uris.iter().enumerate())
+                .map(|(i, &u)| (self.s(u).to_owned(), i as u32))
+                .collect();
+            self.uri_ids.extend(known);
+        } else if self.doc.uris.len() > SCANNED_URIS {
+            self.uri_ids.insert(uri.to_owned(), id);
+        }
         id
     }
 
@@ -1208,7 +1322,7 @@ impl<'i> Parser<'i> {
         self.in_scope
             .iter()
             .rev()
-            .find(|(p, _)| same(self.doc.s(*p), prefix))
+            .find(|(p, _)| same(self.s(*p), prefix))
             .map(|&(_, ns)| ns)
     }
 
@@ -1271,20 +1385,25 @@ impl<'i> Parser<'i> {
         }
         // The node's text is contiguous at the end of the buffer: move a
         // preceding piece there first, unless it already is.
+        let base = self.input.len() as u32;
         let start = match prev {
-            Some(s)
-                if s.end as usize == self.doc.buf.len() && s.start as usize >= self.input.len() =>
-            {
-                s.start
-            }
-            Some(s) => {
-                let start = self.doc.buf.len() as u32;
+            Some(s) if s.end == self.buf_end() && s.start >= base => s.start,
+            Some(s) if s.end <= base => {
+                let start = self.buf_end();
+                let input = self.input;
                 self.doc
                     .buf
-                    .extend_from_within(s.start as usize..s.end as usize);
+                    .push_str(&input[s.start as usize..s.end as usize]);
                 start
             }
-            None => self.doc.buf.len() as u32,
+            Some(s) => {
+                let start = self.buf_end();
+                self.doc
+                    .buf
+                    .extend_from_within((s.start - base) as usize..(s.end - base) as usize);
+                start
+            }
+            None => self.buf_end(),
         };
         match piece {
             Piece::Text(raw) => {
@@ -1298,7 +1417,7 @@ impl<'i> Parser<'i> {
         }
         let span = Span {
             start,
-            end: self.doc.buf.len() as u32,
+            end: self.buf_end(),
         };
         match prev {
             Some(_) => self.doc.nodes[last as usize].kind = Kind::Text(span),
@@ -1321,7 +1440,7 @@ impl<'i> Parser<'i> {
             return Err(XmlError::BadName);
         }
         let decls = &self.doc.decls[decl_start as usize..];
-        if decls.iter().any(|d| same(self.doc.s(d.prefix), prefix))
+        if decls.iter().any(|d| same(self.s(d.prefix), prefix))
             || (prefix == "xml" && self.xml_redeclared)
         {
             return Err(XmlError::DuplicateAttribute);
@@ -1362,9 +1481,10 @@ impl<'i> Parser<'i> {
         Ok(())
     }
 
-    /// A start tag: its qualified name, and the rest of the tag (attributes
-    /// and declarations, each preceded by whitespace).
-    fn start(&mut self, qname: &str, attributes: &str, empty: bool) -> Result<(), XmlError> {
+    /// A start tag: its content between `<` and `>` (or `/>`), which is the
+    /// qualified name, then attributes and declarations, each preceded by
+    /// whitespace.
+    fn start(&mut self, tag: &str, empty: bool) -> Result<(), XmlError> {
         if self.root_closed || (self.open.is_empty() && self.seen_root) {
             return Err(XmlError::BadStructure);
         }
@@ -1372,7 +1492,9 @@ impl<'i> Parser<'i> {
             return Err(XmlError::TooDeep);
         }
         self.seen_root = true;
-        let prefix_len = split_qname(qname)?;
+        let (name_end, scan) = scan_name(tag.as_bytes(), 0, SPACE);
+        let (qname, attributes) = tag.split_at(name_end);
+        let prefix_len = scan.finish(qname)?;
         // Pass 1: split declarations from attributes. Per-element checks are
         // linear scans bounded by the per-element limits (no allocation per
         // element); names and plain values are spans of the input.
@@ -1395,12 +1517,7 @@ impl<'i> Parser<'i> {
                 let value = if attr.plain {
                     self.span_of(raw)
                 } else {
-                    let start = self.doc.buf.len() as u32;
-                    push_attr_value(&mut self.doc.buf, raw)?;
-                    Span {
-                        start,
-                        end: self.doc.buf.len() as u32,
-                    }
+                    self.append(|buf| push_attr_value(buf, raw))?
                 };
                 self.doc.attrs.push(AttrData {
                     qname: qspan,
@@ -1426,16 +1543,16 @@ impl<'i> Parser<'i> {
         for i in attr_start..self.doc.attrs.len() {
             let mut a = self.doc.attrs[i];
             if a.prefix_len != 0 {
-                let q = self.doc.s(a.qname);
+                let q = self.s(a.qname);
                 a.ns = self
                     .lookup(&q[..a.prefix_len as usize])
                     .ok_or(XmlError::UndeclaredPrefix)?;
                 self.doc.attrs[i].ns = a.ns;
             }
-            let local = self.doc.attr_local(&a);
+            let local = self.attr_local(&a);
             if self.doc.attrs[attr_start..i]
                 .iter()
-                .any(|b| b.ns == a.ns && same(self.doc.attr_local(b), local))
+                .any(|b| b.ns == a.ns && same(self.attr_local(b), local))
             {
                 return Err(XmlError::DuplicateAttribute);
             }
@@ -1480,18 +1597,15 @@ impl<'i> Parser<'i> {
     /// ID values must be unique over the whole document; the unqualified
     /// `ID`s are kept sorted for [`Document::element_by_id`].
     fn finish_ids(&mut self) -> Result<(), XmlError> {
-        let doc = &self.doc;
-        self.id_attrs
-            .sort_unstable_by(|a, b| doc.s(a.0).cmp(doc.s(b.0)));
-        if self
-            .id_attrs
+        let mut id_attrs = std::mem::take(&mut self.id_attrs);
+        id_attrs.sort_unstable_by(|a, b| self.s(a.0).cmp(self.s(b.0)));
+        if id_attrs
             .windows(2)
-            .any(|w| doc.s(w[0].0) == doc.s(w[1].0))
+            .any(|w| self.s(w[0].0) == self.s(w[1].0))
         {
             return Err(XmlError::DuplicateId);
         }
-        self.doc.ids = self
-            .id_attrs
+        self.doc.ids = id_attrs
             .iter()
             .filter(|&&(_, _, plain)| plain)
             .map(|&(value, node, _)| (value, node))
@@ -1542,19 +1656,30 @@ impl<'i> Parser<'i> {
         self.text(Piece::Text(raw))
     }
 
-    /// `</name S?>`: closes the innermost open element, whose qualified
-    /// name it must repeat exactly.
-    fn end_tag(&mut self, body: &str) -> Result<(), XmlError> {
-        let name = body.trim_end_matches([' ', '\t', '\n', '\r']);
+    /// The end tag `</name S?>` at `at`: closes the innermost open element,
+    /// whose qualified name it must repeat exactly. Returns where it ends.
+    fn end_tag(&mut self, at: usize) -> Result<usize, XmlError> {
         let Some(&(open, _)) = self.open.last() else {
             return Err(XmlError::Syntax);
         };
-        match self.doc.nodes[open.idx()].kind {
-            Kind::Element(ref e) if same(self.doc.s(e.qname), name) => {}
-            _ => return Err(XmlError::Syntax),
+        let Kind::Element(ref e) = self.doc.nodes[open.idx()].kind else {
+            return Err(XmlError::Syntax);
+        };
+        let name = self.s(e.qname);
+        let after = at + 2 + name.len();
+        if !self
+            .input
+            .get(at + 2..after)
+            .is_some_and(|written| same(written, name))
+        {
+            return Err(XmlError::Syntax);
+        }
+        let gt = skip_whitespace(self.input.as_bytes(), after);
+        if self.input.as_bytes().get(gt) != Some(&b'>') {
+            return Err(XmlError::Syntax);
         }
         self.end();
-        Ok(())
+        Ok(gt + 1)
     }
 
     /// `<!--…-->`, `<![CDATA[…]]>` or `<!DOCTYPE…>` (refused) at `at`;
@@ -1609,12 +1734,7 @@ impl<'i> Parser<'i> {
         }
         if !self.open.is_empty() {
             let t = self.span_of(target);
-            let start = self.doc.buf.len() as u32;
-            push_text(&mut self.doc.buf, data)?;
-            let d = Span {
-                start,
-                end: self.doc.buf.len() as u32,
-            };
+            let d = self.append(|buf| push_text(buf, data))?;
             self.add_node(Kind::Pi { target: t, data: d });
         } else {
             check_chars(data)?;
@@ -1641,7 +1761,13 @@ impl<'i> Parser<'i> {
             pos = 5 + end + 2;
         }
         while pos < b.len() {
-            let Some(lt) = memchr::memchr(b'<', &b[pos..]).map(|i| pos + i) else {
+            // Markup often follows markup directly.
+            let next = if b[pos] == b'<' {
+                Some(pos)
+            } else {
+                memchr::memchr(b'<', &b[pos..]).map(|i| pos + i)
+            };
+            let Some(lt) = next else {
                 self.text_run(&input[pos..])?;
                 break;
             };
@@ -1649,11 +1775,7 @@ impl<'i> Parser<'i> {
                 self.text_run(&input[pos..lt])?;
             }
             pos = match b.get(lt + 1) {
-                Some(b'/') => {
-                    let gt = memchr::memchr(b'>', &b[lt + 2..]).ok_or(XmlError::Syntax)?;
-                    self.end_tag(&input[lt + 2..lt + 2 + gt])?;
-                    lt + 2 + gt + 1
-                }
+                Some(b'/') => self.end_tag(lt)?,
                 Some(b'?') => {
                     let end = input[lt + 2..].find("?>").ok_or(XmlError::Syntax)?;
                     self.processing_instruction(&input[lt + 2..lt + 2 + end])?;
@@ -1669,8 +1791,7 @@ impl<'i> Parser<'i> {
                         Some(t) => (t, true),
                         None => (tag, false),
                     };
-                    let name_len = tag.find([' ', '\t', '\n', '\r']).unwrap_or(tag.len());
-                    self.start(&tag[..name_len], &tag[name_len..], empty)?;
+                    self.start(tag, empty)?;
                     lt + 1 + gt + 1
                 }
             };
@@ -1724,8 +1845,17 @@ mod tests {
         assert_eq!(c.attr_ns("urn:n0", "a"), Some("1"));
         assert_eq!(c.attr_ns("urn:n39", "b"), Some("2"));
         // The same URI under two prefixes is one namespace, wherever it was
-        // first declared.
-        for (p, uri) in [("p0", "urn:n0"), ("p39", "urn:n39"), ("p25", "urn:n25")] {
+        // first declared: URIs interned while they were scanned (p0, p13),
+        // the one whose interning made the map take over (p14), and URIs
+        // interned through the map (p25, p39), also written with a reference.
+        for (p, uri) in [
+            ("p0", "urn:n0"),
+            ("p13", "urn:n13"),
+            ("p14", "urn:n14"),
+            ("p39", "urn:n39"),
+            ("p25", "urn:n25"),
+            ("p25", "urn:n&#x32;5"),
+        ] {
             let body = format!(r#"<c xmlns:q="{uri}" {p}:a="1" q:a="2"/>"#);
             assert_eq!(
                 parse(&doc(&body)).unwrap_err(),
@@ -1733,6 +1863,25 @@ mod tests {
                 "{p}"
             );
         }
+        // Around the switch: a URI interned earlier is found again whatever
+        // the number of URIs interned so far.
+        for n in 10..=20 {
+            let body = format!(
+                r#"<r{}><c xmlns:q="urn:n0" p0:a="1" q:a="2"/></r>"#,
+                decls(0..n)
+            );
+            assert_eq!(
+                parse(&body).unwrap_err(),
+                XmlError::DuplicateAttribute,
+                "{n}"
+            );
+        }
+        // And in a document with few namespaces (scanned only).
+        assert_eq!(
+            parse(r#"<r xmlns:p="urn:x"><m xmlns:q="urn:x" p:a="1" q:a="2"/></r>"#).unwrap_err(),
+            XmlError::DuplicateAttribute
+        );
+        assert!(parse(r#"<r xmlns:p="urn:x"><m xmlns:q="urn:y" p:a="1" q:a="2"/></r>"#).is_ok());
     }
 
     #[test]
