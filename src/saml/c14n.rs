@@ -27,7 +27,7 @@
 //! refused by the parser, so there is no error path that could hash an empty
 //! or partial buffer.
 
-use super::xml::{Document, Element, NodeId, RawNode, none_flagged, same};
+use super::xml::{AttrData, Document, Element, NodeId, RawNode, none_flagged, same};
 
 /// The algorithm URI of exclusive c14n without comments.
 pub const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
@@ -134,7 +134,7 @@ struct Canon<'d, 'f> {
     /// For each inclusive prefix, the stack of in-scope bindings (`u32::MAX`: none).
     inclusive_scope: Vec<(&'d str, Vec<u32>)>,
     scratch_ns: Vec<(&'d str, u32)>,
-    scratch_attrs: Vec<(&'d str, &'d str, &'d str, &'d str)>,
+    scratch_attrs: Vec<((&'d str, &'d str), &'d AttrData)>,
 }
 
 impl<'d, 'f> Canon<'d, 'f> {
@@ -208,14 +208,19 @@ impl<'d, 'f> Canon<'d, 'f> {
                             let f = self.open(child);
                             stack.push(f);
                         }
-                        RawNode::Text(t) => match self.flush.as_mut() {
-                            Some(f) if t.len() >= DIRECT_TEXT && !text_needs_escaping(t) => {
+                        // The parser marks most text as canonical already.
+                        RawNode::Text(t, canonical) => match self.flush.as_mut() {
+                            Some(f)
+                                if t.len() >= DIRECT_TEXT
+                                    && (canonical || !text_needs_escaping(t)) =>
+                            {
                                 if !self.out.is_empty() {
                                     f(&self.out);
                                     self.out.clear();
                                 }
                                 f(t.as_bytes());
                             }
+                            _ if canonical => self.out.extend_from_slice(t.as_bytes()),
                             _ => escape_text(&mut self.out, t),
                         },
                         RawNode::Pi(target, data) => {
@@ -247,11 +252,18 @@ impl<'d, 'f> Canon<'d, 'f> {
         self.rendered.push((p, v));
     }
 
-    fn write_attr(&mut self, qname: &str, value: &str) {
+    fn write_attr(&mut self, a: &AttrData) {
+        let doc = self.doc;
         self.out.push(b' ');
-        self.out.extend_from_slice(qname.as_bytes());
+        self.out.extend_from_slice(doc.attr_qname(a).as_bytes());
         self.out.extend_from_slice(b"=\"");
-        escape_attr(&mut self.out, value);
+        let value = doc.attr_value(a);
+        // The parser marks most values as canonical already.
+        if doc.attr_canonical(a) {
+            self.out.extend_from_slice(value.as_bytes());
+        } else {
+            escape_attr(&mut self.out, value);
+        }
         self.out.push(b'"');
     }
 
@@ -306,24 +318,26 @@ impl<'d, 'f> Canon<'d, 'f> {
         }
         match attrs {
             [] => {}
-            [a] => self.write_attr(doc.attr_qname(a), doc.attr_value(a)),
+            [a] => self.write_attr(a),
             _ => {
-                let mut sorted = std::mem::take(&mut self.scratch_attrs);
-                sorted.clear();
-                sorted.reserve(attrs.len().max(8));
-                for a in attrs {
-                    sorted.push((
-                        doc.ns_uri(doc.attr_ns(a)),
-                        doc.attr_local(a),
-                        doc.attr_qname(a),
-                        doc.attr_value(a),
-                    ));
+                // Attributes sort by namespace URI, then local name; many
+                // IdPs write them in that order already.
+                let key = |a: &'d AttrData| (doc.ns_uri(doc.attr_ns(a)), doc.attr_local(a));
+                if attrs.is_sorted_by(|a, b| key(a) < key(b)) {
+                    for a in attrs {
+                        self.write_attr(a);
+                    }
+                } else {
+                    let mut sorted = std::mem::take(&mut self.scratch_attrs);
+                    sorted.clear();
+                    sorted.reserve(attrs.len().max(8));
+                    sorted.extend(attrs.iter().map(|a| (key(a), a)));
+                    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    for &(_, a) in &sorted {
+                        self.write_attr(a);
+                    }
+                    self.scratch_attrs = sorted;
                 }
-                sorted.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-                for &(_, _, q, v) in &sorted {
-                    self.write_attr(q, v);
-                }
-                self.scratch_attrs = sorted;
             }
         }
         self.out.push(b'>');
@@ -485,5 +499,19 @@ mod tests {
             c14n(x, &[], &[]),
             "<r a=\"&lt;&amp;&quot;&#x9;&#xA;&#xD;>\">&lt;&amp;&gt;&#xD;\"'</r>"
         );
+        // Written as they stand, so the parser keeps them without copying:
+        // c14n must still escape what it escapes (`"` in a value, `>` in
+        // text, also when long enough to bypass the staging buffer).
+        let long = format!("{}>", "t".repeat(DIRECT_TEXT));
+        let x = format!(r#"<r z='say "hi"' a='x>y'><s b='"' c="'">1 > 0</s>{long}</r>"#);
+        let want = format!(
+            "<r a=\"x>y\" z=\"say &quot;hi&quot;\"><s b=\"&quot;\" c=\"'\">1 &gt; 0</s>{}</r>",
+            long.replace('>', "&gt;")
+        );
+        assert_eq!(c14n(&x, &[], &[]), want);
+        let d = Document::parse(&x, &Limits::PROTOCOL).unwrap();
+        let mut streamed = Vec::new();
+        exclusive_into(d.root(), None, &[], &mut streamed);
+        assert_eq!(String::from_utf8(streamed).unwrap(), want);
     }
 }

@@ -348,12 +348,17 @@ fn text_only(e: Element<'_>) -> Result<(), SignatureError> {
 /// values) into `out`, which bounds the decoded length.
 fn base64_value<'o>(e: Element<'_>, out: &'o mut [u8]) -> Result<&'o [u8], SignatureError> {
     let text = e.text_ref().ok_or(SignatureError::Encoding)?.as_bytes();
-    let mut packed = [0u8; MAX_BASE64];
+    let mut packed;
     let clean = if text.iter().any(|b| b.is_ascii_whitespace()) {
+        // Line-wrapped: copy the runs between white space.
+        packed = [0u8; MAX_BASE64];
         let mut n = 0;
-        for &b in text.iter().filter(|b| !b.is_ascii_whitespace()) {
-            *packed.get_mut(n).ok_or(SignatureError::Encoding)? = b;
-            n += 1;
+        for run in text.split(|b| b.is_ascii_whitespace()) {
+            packed
+                .get_mut(n..n + run.len())
+                .ok_or(SignatureError::Encoding)?
+                .copy_from_slice(run);
+            n += run.len();
         }
         &packed[..n]
     } else {

@@ -228,8 +228,13 @@ pub(crate) struct ElemData {
 #[derive(Debug, Clone)]
 enum Kind {
     Element(ElemData),
-    Text(Span),
-    Pi { target: Span, data: Span },
+    /// Text, and whether it is also its canonical form (nothing that c14n
+    /// escapes: `& < >` or CR).
+    Text(Span, bool),
+    Pi {
+        target: Span,
+        data: Span,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -255,6 +260,8 @@ pub(crate) struct AttrData {
     prefix_len: u32,
     ns: u32,
     value: Span,
+    /// The value is also its canonical form (nothing that c14n escapes).
+    canonical: bool,
 }
 
 /// A parsed XML document: an immutable arena of nodes.
@@ -442,7 +449,7 @@ impl Document {
     fn node_ref(&self, id: NodeId) -> NodeRef<'_> {
         match &self.node(id).kind {
             Kind::Element(_) => NodeRef::Element(Element { doc: self, id }),
-            Kind::Text(s) => NodeRef::Text(self.s(*s)),
+            Kind::Text(s, _) => NodeRef::Text(self.s(*s)),
             Kind::Pi { target, data } => NodeRef::Pi {
                 target: self.s(*target),
                 data: self.s(*data),
@@ -716,6 +723,11 @@ impl Document {
     pub(crate) fn attr_value(&self, a: &AttrData) -> &str {
         self.s(a.value)
     }
+    /// Whether c14n renders the attribute's value unchanged.
+    #[inline]
+    pub(crate) fn attr_canonical(&self, a: &AttrData) -> bool {
+        a.canonical
+    }
     pub(crate) fn elem_decls(&self, e: &ElemData) -> &[NsDecl] {
         &self.decls[e.decls.0 as usize..e.decls.1 as usize]
     }
@@ -757,7 +769,7 @@ impl Document {
     pub(crate) fn raw_node(&self, id: NodeId) -> RawNode<'_> {
         match &self.node(id).kind {
             Kind::Element(e) => RawNode::Element(e),
-            Kind::Text(s) => RawNode::Text(self.s(*s)),
+            Kind::Text(s, canonical) => RawNode::Text(self.s(*s), *canonical),
             Kind::Pi { target, data } => RawNode::Pi(self.s(*target), self.s(*data)),
         }
     }
@@ -765,7 +777,8 @@ impl Document {
 
 pub(crate) enum RawNode<'d> {
     Element(&'d ElemData),
-    Text(&'d str),
+    /// Text, and whether c14n would render it unchanged.
+    Text(&'d str, bool),
     Pi(&'d str, &'d str),
 }
 
@@ -1042,20 +1055,25 @@ pub(crate) fn none_flagged(s: &str, slow: impl Fn(u8) -> bool) -> bool {
         .all(|chunk| !chunk.iter().fold(false, |acc, &b| acc | slow(b)))
 }
 
-/// Text that is already in its final form: no CR to normalize, no control
-/// characters, no `]` (so no `]]>`), and no 0xEF lead byte (U+FFFE and U+FFFF,
-/// which XML does not allow, start with it; other characters from U+F000 take
-/// the slow path too). Valid UTF-8 cannot hold surrogates.
+/// Text that is already in its final form, and in its canonical form too:
+/// no CR to normalize, no control characters, no `]` (so no `]]>`), no `>`
+/// (c14n escapes it), and no 0xEF lead byte (U+FFFE and U+FFFF, which XML
+/// does not allow, start with it; other characters from U+F000 take the slow
+/// path too). Valid UTF-8 cannot hold surrogates. (A text event never holds
+/// `<` or `&`.)
 fn text_is_plain(s: &str) -> bool {
     none_flagged(s, |b| {
-        (b < 0x20) & (b != b'\t') & (b != b'\n') | (b == b']') | (b == 0xEF)
+        (b < 0x20) & (b != b'\t') & (b != b'\n') | (b == b']') | (b == b'>') | (b == 0xEF)
     })
 }
 
-/// An attribute value already in its final form: no reference, no `<`, no
-/// whitespace to normalize, no control character, no 0xEF lead byte.
+/// An attribute value already in its final form, and in its canonical form
+/// too: no reference, no `<`, no whitespace to normalize, no control
+/// character, no `"` (c14n escapes it), no 0xEF lead byte.
 fn attr_is_plain(s: &str) -> bool {
-    none_flagged(s, |b| (b < 0x20) | (b == b'&') | (b == b'<') | (b == 0xEF))
+    none_flagged(s, |b| {
+        (b < 0x20) | (b == b'&') | (b == b'<') | (b == b'"') | (b == 0xEF)
+    })
 }
 
 #[inline]
@@ -1368,7 +1386,7 @@ impl<'i> Parser<'i> {
         let last = self.doc.nodes[parent.idx()].last_child;
         let prev = match self.doc.nodes.get(last as usize) {
             Some(Node {
-                kind: Kind::Text(span),
+                kind: Kind::Text(span, _),
                 ..
             }) => Some(*span),
             _ => None,
@@ -1379,7 +1397,7 @@ impl<'i> Parser<'i> {
         {
             if !raw.is_empty() {
                 let span = self.span_of(raw);
-                self.add_node(Kind::Text(span));
+                self.add_node(Kind::Text(span, true));
             }
             return Ok(());
         }
@@ -1420,9 +1438,9 @@ impl<'i> Parser<'i> {
             end: self.buf_end(),
         };
         match prev {
-            Some(_) => self.doc.nodes[last as usize].kind = Kind::Text(span),
+            Some(_) => self.doc.nodes[last as usize].kind = Kind::Text(span, false),
             None if span.end > span.start => {
-                self.add_node(Kind::Text(span));
+                self.add_node(Kind::Text(span, false));
             }
             None => {}
         }
@@ -1524,6 +1542,7 @@ impl<'i> Parser<'i> {
                     prefix_len: plen as u32,
                     ns: 0,
                     value,
+                    canonical: attr.plain,
                 });
             }
         }
