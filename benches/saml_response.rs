@@ -12,20 +12,20 @@
 //! `xmlsec` for the libxmlsec1 peer). Goal: `ssokit` ≤ 1.5× `floor`, and a
 //! flat per-byte cost from 5 KB to 1 MB.
 //!
-//! Measured on the project's 2-core VM (criterion means; the neighbours of
-//! a shared VM move them by ±20% between runs, so the 5 KB group also
-//! prints the ratio of the fastest of 200 interleaved batches):
+//! Measured on the project's 2-core VM (criterion means; a busy neighbour
+//! on the same core slows the XML work more than the floor, so the 5 KB
+//! group also prints the ratio of the fastest of 200 interleaved batches):
 //!
 //! | group | ssokit | floor | ratio | xmlsec (libxmlsec1) |
 //! |---|---|---|---|---|
-//! | `saml_response_5k` (4.3 KB XML) | 49.6 µs | 33.9 µs | 1.46× (interleaved best, later run: 39.1 / 26.0 µs = 1.50×) | 423 µs (8.5× ssokit's mean) |
-//! | `saml_response_100k` (98 KB) | 0.85 ms (115 MiB/s) | 99 µs | 8.6× | — |
-//! | `saml_response_1m` (983 KB) | 8.99 ms (104 MiB/s) | 0.80 ms | 11.2× | — |
+//! | `saml_response_5k` (4.3 KB XML) | 56.3 µs | 34.0 µs | 1.66× (interleaved best: 37.6 / 26.1 µs = 1.44×) | 443 µs (7.9× ssokit's mean) |
+//! | `saml_response_100k` (98 KB) | 0.68 ms (137 MiB/s) | 101 µs | 6.8× | — |
+//! | `saml_response_1m` (983 KB) | 6.48 ms (145 MiB/s) | 0.75 ms | 8.7× | — |
 //!
-//! The interleaved ratio is the one to judge: the means' ratio moves with
-//! the neighbours (1.46× in this run, 1.90× in an earlier one).
+//! The interleaved ratio is the one to judge: it was 1.44–1.45× in three of
+//! four runs (1.48× once), while the means' ratio moved between 1.47× and 1.66×.
 //!
-//! Per-byte cost is flat (≈ 9 ns/byte of XML: base64, parse into the tree,
+//! Per-byte cost is flat (≈ 7 ns/byte of XML: base64, parse into the tree,
 //! two canonicalizations, checks); the floor of the large groups is
 //! SHA-256 alone, which no XML processing approaches.
 //!
