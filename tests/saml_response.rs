@@ -8,6 +8,7 @@ mod saml_support;
 use std::time::Duration;
 
 use saml_support::*;
+use ssokit::saml::dsig::SignatureError;
 use ssokit::saml::{SamlError, SignedParts, response};
 
 fn fixture(m: &Manifest, name: &str) -> Fixture {
@@ -146,6 +147,20 @@ fn skew_is_bounded_at_construction() {
     o.clock_skew = Duration::from_secs(181);
     let e = ssokit::saml::SamlSettings::from_metadata(&metadata_for(&m, &f.keys), o).unwrap_err();
     assert_eq!(e.code(), "config");
+    // The validator itself bounds both windows too (no overflow from a huge age).
+    let s = settings_for(&m, &f);
+    for (skew, age) in [
+        (Duration::from_secs(181), Duration::from_secs(300)),
+        (Duration::from_secs(60), Duration::MAX),
+        (Duration::from_secs(60), Duration::from_secs(601)),
+        (Duration::from_secs(60), Duration::ZERO),
+    ] {
+        let mut e = s.expectations(&m.acs, Some(&m.request_id));
+        e.clock_skew = skew;
+        e.max_issue_age = age;
+        let got = response::validate_response(&f.encoded(), &e, f.now(&m)).unwrap_err();
+        assert_eq!(got.code(), "config", "{skew:?} {age:?}");
+    }
 }
 
 fn assertion_span(xml: &str) -> (usize, usize, usize, usize) {
@@ -206,6 +221,48 @@ async fn nothing_outside_the_signed_assertion_is_read() {
         let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, changed.as_bytes());
         let got = run_with(&adapter(), &m, &f, &s, &encoded, f.now(&m)).await.unwrap();
         assert_eq!(got, base);
+    }
+}
+
+/// A signed text written again as a CDATA section: the same characters
+/// verify (CDATA is only another way to write text), the text's escaped
+/// form does not (its canonical form would equal the signed one if CDATA
+/// were copied to c14n unescaped, and `a & b` would be read as `a &amp; b`).
+#[tokio::test]
+async fn signed_text_rewritten_as_cdata() {
+    let m = manifest();
+    let f = fixture(&m, "valid-char-refs");
+    let s = settings_for(&m, &f);
+    let xml = String::from_utf8(f.bytes()).unwrap();
+    let signed = ">a &amp; b &lt; c \"q\" \ttab<";
+    assert!(xml.contains(signed), "the fixture's note attribute changed");
+    let base = run_with(&adapter(), &m, &f, &s, &f.encoded(), f.now(&m))
+        .await
+        .unwrap();
+    let with = |cdata: &str| {
+        let changed = xml.replacen(signed, &format!("><![CDATA[{cdata}]]><"), 1);
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, changed)
+    };
+    let same = run_with(
+        &adapter(),
+        &m,
+        &f,
+        &s,
+        &with("a & b < c \"q\" \ttab"),
+        f.now(&m),
+    )
+    .await
+    .unwrap();
+    assert_eq!(same, base);
+    for escaped in ["a &amp; b &lt; c \"q\" \ttab", "a &amp; b < c \"q\" \ttab"] {
+        let got = run_with(&adapter(), &m, &f, &s, &with(escaped), f.now(&m)).await;
+        assert!(
+            matches!(
+                got,
+                Err(SamlError::Signature(SignatureError::DigestMismatch))
+            ),
+            "{escaped}: {got:?}"
+        );
     }
 }
 

@@ -514,4 +514,32 @@ mod tests {
         exclusive_into(d.root(), None, &[], &mut streamed);
         assert_eq!(String::from_utf8(streamed).unwrap(), want);
     }
+
+    /// CDATA sections become text, escaped like any text: a section holding
+    /// `<` or `&` is not canonical as written (else `<![CDATA[R&amp;D]]>`
+    /// would canonicalize like the signed text `R&amp;D`, read as `R&D`).
+    #[test]
+    fn cdata_is_escaped_text() {
+        let long = format!("{}&", "t".repeat(DIRECT_TEXT));
+        for (x, want) in [
+            (
+                "<r><![CDATA[a<b&c]]></r>",
+                "<r>a&lt;b&amp;c</r>".to_string(),
+            ),
+            ("<r><![CDATA[R&amp;D]]></r>", "<r>R&amp;amp;D</r>".into()),
+            ("<r><![CDATA[<]]></r>", "<r>&lt;</r>".into()),
+            ("<r><![CDATA[x > y]]></r>", "<r>x &gt; y</r>".into()),
+            ("<r><![CDATA[plain]]></r>", "<r>plain</r>".into()),
+            (
+                &format!("<r><![CDATA[{long}]]></r>"),
+                format!("<r>{}</r>", long.replace('&', "&amp;")),
+            ),
+        ] {
+            assert_eq!(c14n(x, &[], &[]), want, "{x}");
+            let d = Document::parse(x, &Limits::PROTOCOL).unwrap();
+            let mut streamed = Vec::new();
+            exclusive_into(d.root(), None, &[], &mut streamed);
+            assert_eq!(String::from_utf8(streamed).unwrap(), want, "{x}");
+        }
+    }
 }

@@ -603,7 +603,7 @@ impl SamlSettings {
         if options.clock_skew > response::MAX_CLOCK_SKEW {
             return Err(cfg("the clock skew must be at most 180 seconds"));
         }
-        if options.max_issue_age > Duration::from_secs(600) || options.max_issue_age.is_zero() {
+        if options.max_issue_age > response::MAX_ISSUE_AGE || options.max_issue_age.is_zero() {
             return Err(cfg("max_issue_age must be between 1 and 600 seconds"));
         }
         if idp.want_authn_requests_signed && options.sign_requests.is_none() {

@@ -47,6 +47,8 @@ const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// The largest accepted clock skew.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(180);
+/// The largest accepted [`Expectations::max_issue_age`].
+pub const MAX_ISSUE_AGE: Duration = Duration::from_secs(600);
 /// The IssueInstant window for unsolicited (IdP-initiated) responses.
 pub const UNSOLICITED_MAX_AGE: Duration = Duration::from_secs(90);
 
@@ -86,7 +88,7 @@ pub struct Expectations<'a> {
     pub allow_unsigned_assertion_in_signed_response: bool,
     /// Allowed clock skew (at most [`MAX_CLOCK_SKEW`]).
     pub clock_skew: Duration,
-    /// How old an IssueInstant may be.
+    /// How old an IssueInstant may be (1 s to [`MAX_ISSUE_AGE`]).
     pub max_issue_age: Duration,
     /// Size limits.
     pub limits: ResponseLimits,
@@ -366,6 +368,11 @@ pub fn validate_response(
     if expect.clock_skew > MAX_CLOCK_SKEW {
         return Err(SamlError::Config(
             "the clock skew must be at most 180 seconds".into(),
+        ));
+    }
+    if expect.max_issue_age > MAX_ISSUE_AGE || expect.max_issue_age.is_zero() {
+        return Err(SamlError::Config(
+            "the maximum issue age must be between 1 and 600 seconds".into(),
         ));
     }
     if expect.keys.is_empty() {

@@ -385,7 +385,7 @@ impl Document {
         if input.len() > limits.max_bytes {
             return Err(XmlError::TooLarge);
         }
-        let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
+        // `parse_owned` skips the byte-order mark (once).
         let s = std::str::from_utf8(input).map_err(|_| XmlError::Encoding)?;
         Self::parse(s, limits)
     }
@@ -872,12 +872,22 @@ fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// XML 1.0 (fifth edition) `NameStartChar`, without the `:` that
+/// namespaces reserve for the prefix separator.
 fn is_name_start(c: char) -> bool {
-    c.is_ascii_alphabetic() || c == '_' || (!c.is_ascii() && is_xml_char(c))
+    matches!(c,
+        'A'..='Z' | '_' | 'a'..='z'
+        | '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
 }
 
+/// XML 1.0 (fifth edition) `NameChar`, without `:`.
 fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') || (!c.is_ascii() && is_xml_char(c))
+    is_name_start(c)
+        || matches!(c,
+            '-' | '.' | '0'..='9' | '\u{B7}' | '\u{300}'..='\u{36F}' | '\u{203F}'..='\u{2040}')
 }
 
 /// Whether `s` is an XML NCName (a name without a colon).
@@ -1056,14 +1066,19 @@ pub(crate) fn none_flagged(s: &str, slow: impl Fn(u8) -> bool) -> bool {
 }
 
 /// Text that is already in its final form, and in its canonical form too:
-/// no CR to normalize, no control characters, no `]` (so no `]]>`), no `>`
-/// (c14n escapes it), and no 0xEF lead byte (U+FFFE and U+FFFF, which XML
-/// does not allow, start with it; other characters from U+F000 take the slow
-/// path too). Valid UTF-8 cannot hold surrogates. (A text event never holds
-/// `<` or `&`.)
+/// no CR to normalize, no control characters, no `]` (so no `]]>`), none of
+/// `<`, `&` and `>` (c14n escapes them: raw text never holds the first two,
+/// but CDATA sections do), and no 0xEF lead byte (U+FFFE and U+FFFF, which
+/// XML does not allow, start with it; other characters from U+F000 take the
+/// slow path too). Valid UTF-8 cannot hold surrogates.
 fn text_is_plain(s: &str) -> bool {
     none_flagged(s, |b| {
-        (b < 0x20) & (b != b'\t') & (b != b'\n') | (b == b']') | (b == b'>') | (b == 0xEF)
+        (b < 0x20) & (b != b'\t') & (b != b'\n')
+            | (b == b']')
+            | (b == b'<')
+            | (b == b'&')
+            | (b == b'>')
+            | (b == 0xEF)
     })
 }
 
@@ -2029,6 +2044,49 @@ mod tests {
             parse(r#"<?xml version="1.0" encoding="ISO-8859-1"?><r/>"#).unwrap_err(),
             XmlError::Encoding
         );
+    }
+
+    /// Names follow XML 1.0 (fifth edition) `NameStartChar`/`NameChar`, as
+    /// libxml2 does: not every non-ASCII character is a name character.
+    #[test]
+    fn names_are_xml_names() {
+        for good in [
+            "<r\u{e9}t/>",
+            "<\u{c0}/>",
+            "<r a\u{b7}b='1'/>",
+            "<r\u{300}/>",
+            "<\u{3001}/>",
+            "<\u{10000}/>",
+            "<r\u{203f}/>",
+            "<p\u{e9}:r xmlns:p\u{e9}='urn:x'/>",
+        ] {
+            assert!(parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "<r\u{a0}/>",
+            "<r a\u{d7}='1'/>",
+            "<\u{300}r/>",
+            "<r\u{3000}/>",
+            "<r\u{f0000}/>",
+            "<\u{b7}/>",
+            "<r\u{2041}/>",
+            "<r\u{fdd0}/>",
+            "<\u{f7}/>",
+            "<p\u{d7}:r xmlns:p\u{d7}='urn:x'/>",
+        ] {
+            assert_eq!(parse(bad).unwrap_err(), XmlError::BadName, "{bad}");
+        }
+        // One byte-order mark is skipped, a second one is text before the root.
+        let bom = "\u{feff}";
+        let meta = &Limits::METADATA;
+        assert!(Document::parse_bytes(format!("{bom}<r/>").as_bytes(), meta).is_ok());
+        assert!(Document::parse(&format!("{bom}<r/>"), meta).is_ok());
+        for twice in [
+            Document::parse_bytes(format!("{bom}{bom}<r/>").as_bytes(), meta),
+            Document::parse(&format!("{bom}{bom}<r/>"), meta),
+        ] {
+            assert_eq!(twice.unwrap_err(), XmlError::BadStructure);
+        }
     }
 
     #[test]
