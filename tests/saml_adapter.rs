@@ -466,6 +466,73 @@ async fn fetcher_caches_refreshes_and_keeps_the_last_good_metadata() {
     assert!(e.code() == "metadata" || e.code() == "fetch");
 }
 
+/// Until a URL has been fetched once, a failure is remembered for
+/// `retry_after_failure`: an IdP that is down does not turn every ACS POST
+/// into another outbound fetch.
+#[tokio::test]
+async fn fetcher_backs_off_after_a_failed_first_fetch() {
+    let http = mock(Err(()), Duration::ZERO);
+    let f = MetadataFetcher::new(http.clone(), FetchPolicy::default());
+    let url = Url::parse("https://idp.example.com/m").unwrap();
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let first = f.get(&url, t, false).await.unwrap_err();
+    for dt in [1, 10, 29] {
+        let again = f
+            .get(&url, t + Duration::from_secs(dt), true)
+            .await
+            .unwrap_err();
+        assert_eq!(again, first);
+    }
+    assert_eq!(http.calls.load(Ordering::SeqCst), 1);
+    // After the back-off the IdP is asked again, and once it answers, the
+    // metadata is used.
+    *http.body.lock().unwrap() = Ok((200, meta("idp-rsa")));
+    let md = f
+        .get(&url, t + Duration::from_secs(30), false)
+        .await
+        .unwrap();
+    assert_eq!(md.signing_keys.len(), 1);
+    assert_eq!(http.calls.load(Ordering::SeqCst), 2);
+}
+
+/// The client `Sso` uses for tenant-supplied metadata URLs connects only to
+/// public addresses: a name that resolves to loopback is refused although a
+/// server answers there (the ordinary client reaches it), and so are
+/// non-public IP literals, before any connection.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn public_only_client_refuses_names_that_resolve_to_internal_addresses() {
+    use ssokit::http::ReqwestClient;
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string(meta("idp-rsa")))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    let get = |url: String| {
+        let mut req = http::Request::new(Vec::new());
+        *req.uri_mut() = url.parse().unwrap();
+        req
+    };
+    let by_name = format!("http://localhost:{port}/m");
+    let open = ReqwestClient::new()
+        .send(get(by_name.clone()))
+        .await
+        .unwrap();
+    assert_eq!(open.status(), 200);
+    let public = ReqwestClient::public_only().unwrap();
+    for url in [
+        by_name,
+        format!("http://127.0.0.1:{port}/m"),
+        format!("http://[::1]:{port}/m"),
+        "http://10.1.2.3:9/m".to_string(),
+        "http://169.254.169.254/latest/meta-data".to_string(),
+    ] {
+        assert!(public.send(get(url.clone())).await.is_err(), "{url}");
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn fetcher_limits_size_status_and_time() {
     let url = Url::parse("https://idp.example.com/m").unwrap();

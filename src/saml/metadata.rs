@@ -12,7 +12,6 @@
 //! file they uploaded).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -289,6 +288,11 @@ pub struct FetchPolicy {
     pub max_age: Duration,
     /// Never refetch one URL more often than this. Default 5 minutes.
     pub min_refresh_interval: Duration,
+    /// While a URL has never been fetched successfully, wait this long after
+    /// a failed fetch before trying again (meanwhile the failure is
+    /// returned), so an IdP that is down does not turn every login POST into
+    /// an outbound request. Default 30 seconds.
+    pub retry_after_failure: Duration,
 }
 
 impl Default for FetchPolicy {
@@ -300,6 +304,7 @@ impl Default for FetchPolicy {
             timeout: Duration::from_secs(10),
             max_age: Duration::from_secs(24 * 3600),
             min_refresh_interval: Duration::from_secs(300),
+            retry_after_failure: Duration::from_secs(30),
         }
     }
 }
@@ -315,53 +320,17 @@ impl FetchPolicy {
     }
 }
 
-fn non_public_v4(ip: Ipv4Addr) -> bool {
-    let o = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local()
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || o[0] == 0
-        || (o[0] == 100 && (64..128).contains(&o[1])) // CGNAT 100.64/10
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // IETF protocol assignments
-        || (o[0] == 198 && (o[1] == 18 || o[1] == 19)) // benchmarking
-        || o[0] >= 240
-}
-
-fn non_public_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return non_public_v4(v4);
-    }
-    let s = ip.segments();
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local
-        || (s[0] & 0xffc0) == 0xfe80 // link local
-        || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 can reach anything v4
-        || s[0] == 0x2002 // 6to4 embeds v4
-        || (s[0..6] == [0, 0, 0, 0, 0, 0]) // v4-compatible
-}
-
-/// Whether an IP address is not a public unicast address.
-pub fn is_non_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => non_public_v4(v4),
-        IpAddr::V6(v6) => non_public_v6(v6),
-    }
-}
+/// Whether an IP address is not a public unicast address (see
+/// [`crate::http::is_non_public`]).
+pub use crate::http::is_non_public;
 
 /// Checks a metadata URL against the policy: scheme, no credentials, and
 /// (unless allowed) a host that is not a non-public IP literal or a local
 /// name. Names that *resolve* to internal addresses can only be refused by
-/// the [`HttpClient`], which does the resolving: a host that accepts
-/// tenant-supplied URLs should give ssokit a client that refuses non-public
-/// peers.
+/// the [`HttpClient`], which does the resolving: [`crate::Sso`]'s default
+/// client for metadata is [`ReqwestClient::public_only`](crate::http::ReqwestClient::public_only),
+/// and a host that brings its own client for tenant-supplied URLs should make
+/// it refuse non-public peers too.
 pub fn check_metadata_url(url: &Url, policy: &FetchPolicy) -> Result<(), SamlError> {
     match url.scheme() {
         "https" => {}
@@ -382,8 +351,8 @@ pub fn check_metadata_url(url: &Url, policy: &FetchPolicy) -> Result<(), SamlErr
         )
     };
     match url.host() {
-        Some(url::Host::Ipv4(ip)) if non_public_v4(ip) => Err(refused()),
-        Some(url::Host::Ipv6(ip)) if non_public_v6(ip) => Err(refused()),
+        Some(url::Host::Ipv4(ip)) if is_non_public(ip.into()) => Err(refused()),
+        Some(url::Host::Ipv6(ip)) if is_non_public(ip.into()) => Err(refused()),
         Some(url::Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             let local = d == "localhost"
@@ -403,6 +372,8 @@ struct Entry {
     value: Option<Arc<IdpMetadata>>,
     fetched_at: SystemTime,
     last_attempt: SystemTime,
+    /// Why the last fetch failed, while there is no value.
+    last_error: Option<SamlError>,
 }
 
 /// Fetches IdP metadata from URLs and caches it: a cached value younger
@@ -451,9 +422,15 @@ impl MetadataFetcher {
                 value: None,
                 fetched_at: SystemTime::UNIX_EPOCH,
                 last_attempt: SystemTime::UNIX_EPOCH,
+                last_error: None,
             });
             match entry.value.clone() {
                 None => {
+                    if let Some(e) = &entry.last_error
+                        && now < entry.last_attempt + self.policy.retry_after_failure
+                    {
+                        return Err(e.clone());
+                    }
                     entry.last_attempt = now;
                     None
                 }
@@ -476,6 +453,7 @@ impl MetadataFetcher {
                 if let Some(entry) = entries.get_mut(&key) {
                     entry.value = Some(meta.clone());
                     entry.fetched_at = now;
+                    entry.last_error = None;
                 }
                 Ok(meta)
             }
@@ -484,7 +462,15 @@ impl MetadataFetcher {
                     tracing::warn!(target: "ssokit::saml", url = %url, error = %e, "metadata refresh failed; keeping the last good metadata");
                     Ok(last_good)
                 }
-                None => Err(e),
+                None => {
+                    let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(entry) = entries.get_mut(&key)
+                        && entry.value.is_none()
+                    {
+                        entry.last_error = Some(e.clone());
+                    }
+                    Err(e)
+                }
             },
         }
     }

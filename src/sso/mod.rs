@@ -206,6 +206,7 @@ impl SsoBuilder {
             .join(&cfg.activation_path)
             .map_err(|_| Error::new(ErrorKind::Config("activation_path is not a path".into())))?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let host_http = self.http.is_some();
         let http: Arc<dyn HttpClient> = match self.http {
             Some(h) => h,
             #[cfg(feature = "reqwest")]
@@ -225,14 +226,19 @@ impl SsoBuilder {
         #[cfg(feature = "oidc")]
         adapters.insert(ProtocolFamily::Oidc, oidc.clone());
         #[cfg(feature = "saml")]
-        let saml = Arc::new(
-            crate::saml::SamlAdapter::with_flow_store(flows.clone()).with_metadata_fetcher(
-                Arc::new(crate::saml::metadata::MetadataFetcher::new(
-                    http.clone(),
-                    self.saml_fetch_policy.unwrap_or_default(),
-                )),
-            ),
-        );
+        let saml = {
+            let policy = self.saml_fetch_policy.unwrap_or_default();
+            let metadata_http = metadata_client(&http, host_http, &policy)?;
+            Arc::new(
+                crate::saml::SamlAdapter::with_flow_store(flows.clone()).with_metadata_fetcher(
+                    Arc::new(crate::saml::metadata::MetadataFetcher::new(
+                        metadata_http,
+                        policy,
+                    )),
+                ),
+            )
+        };
+        let _ = host_http;
         #[cfg(feature = "saml")]
         adapters.insert(ProtocolFamily::Saml, saml.clone());
         let _ = &http;
@@ -284,6 +290,28 @@ struct Inner {
     #[cfg(feature = "saml")]
     saml: Arc<crate::saml::SamlAdapter>,
     group_lookup: Option<Arc<dyn GroupLookup>>,
+}
+
+/// The HTTP client for tenant-supplied SAML metadata URLs: the host's own
+/// client if it gave one (it answers for where that connects), else one that
+/// connects only to public addresses, unless the policy allows private ones.
+#[cfg(feature = "saml")]
+fn metadata_client(
+    http: &Arc<dyn HttpClient>,
+    host_http: bool,
+    policy: &crate::saml::metadata::FetchPolicy,
+) -> Result<Arc<dyn HttpClient>, Error> {
+    if host_http || policy.allow_private_addresses {
+        return Ok(http.clone());
+    }
+    #[cfg(feature = "reqwest")]
+    {
+        crate::http::ReqwestClient::public_only()
+            .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
+            .map_err(|e| Error::new(ErrorKind::Config(e.to_string())))
+    }
+    #[cfg(not(feature = "reqwest"))]
+    Ok(http.clone())
 }
 
 /// Single sign-on for one application. Cheap to clone; share one per process.
