@@ -29,8 +29,12 @@
 //! two canonicalizations, checks); the floor of the large groups is
 //! SHA-256 alone, which no XML processing approaches.
 //!
-//! samael is not a peer here: it pins `libxml = "=0.3.3"`, which cannot be
-//! built next to the `xmlsec` crate's libxml 0.3.23, and always needs OpenSSL.
+//! samael (`reduce_xml_to_signed`) is the fourth function of the 5 KB group
+//! when this file is built by the `benches/samael` package:
+//! `cargo bench --manifest-path benches/samael/Cargo.toml`. samael pins
+//! `libxml = "=0.3.3"`, which cannot share ssokit's lockfile with the
+//! `xmlsec` crate's libxml 0.3.23, so it has a package and lockfile of its
+//! own; the `ssokit` and `floor` functions are the same in both runs.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -165,6 +169,36 @@ fn rsa_public_key(cert: &[u8]) -> Vec<u8> {
     bits[hdr + 1..hdr + len].to_vec()
 }
 
+/// samael's `reduce_xml_to_signed` (libxmlsec1 + OpenSSL, parse and ID
+/// registration included), from the same base64 form value. Only in the
+/// `benches/samael` package, whose lockfile can hold samael's pinned libxml.
+#[cfg(feature = "samael")]
+fn samael_fn(g: &mut BenchmarkGroup<'_, WallTime>, inp: &Input) {
+    use samael::crypto::{CertificateDer, Crypto, CryptoProvider, ReduceMode};
+    let certs = [CertificateDer::from(inp.key.certificate_der().to_vec())];
+    let verify = || {
+        let xml = base64::engine::general_purpose::STANDARD
+            .decode(&inp.encoded)
+            .unwrap();
+        let xml = String::from_utf8(xml).unwrap();
+        Crypto::reduce_xml_to_signed(&xml, &certs, ReduceMode::default()).unwrap()
+    };
+    // Sanity: samael verifies the input, and refuses it with a changed byte of signed text.
+    assert!(verify().contains("Assertion"));
+    let tampered = String::from_utf8(inp.xml.clone()).unwrap().replacen(
+        ">ann@acme.test<",
+        ">eve@acme.test<",
+        1,
+    );
+    assert_ne!(
+        tampered.as_bytes(),
+        &inp.xml[..],
+        "the fixture names ann@acme.test"
+    );
+    assert!(Crypto::reduce_xml_to_signed(&tampered, &certs, ReduceMode::default()).is_err());
+    g.bench_function("samael", |b| b.iter(verify));
+}
+
 #[cfg(feature = "xmlsec")]
 fn xmlsec_fn(g: &mut BenchmarkGroup<'_, WallTime>, inp: &Input) {
     use xmlsec::{
@@ -208,6 +242,10 @@ fn group(c: &mut Criterion, name: &str, fixture: &str, with_peers: bool) {
     #[cfg(feature = "xmlsec")]
     if with_peers {
         xmlsec_fn(&mut g, &inp);
+    }
+    #[cfg(feature = "samael")]
+    if with_peers {
+        samael_fn(&mut g, &inp);
     }
     let _ = with_peers;
     g.finish();
