@@ -284,6 +284,10 @@ fn exclusive_c14n_differential_over_mutations() {
         "<?p d?>",
         "&#xD;",
         "<![CDATA[<&>]]>",
+        // Without `>` or `]`: the parser's plain-text path, which must not
+        // take CDATA holding `<` or `&` as canonical.
+        "<![CDATA[a<b&c]]>",
+        "<![CDATA[&amp;]]>",
         "\r\n",
         " xml:lang=\"en\"",
         "<b:f b:g=\"2\">t</b:f>",
