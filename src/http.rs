@@ -178,14 +178,22 @@ impl Default for ReqwestClient {
 impl HttpClient for ReqwestClient {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpClientError> {
         let host = request.uri().host().unwrap_or("?").to_owned();
-        // IP literals never reach the resolver.
-        if self.public_only
-            && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse()
-            && is_non_public(ip)
-        {
-            return Err(HttpClientError::new(format!(
-                "refused to connect to {host}: not a public address"
-            )));
+        // IP literals never reach the resolver. Read the host as reqwest
+        // will (a WHATWG URL), so `127.1`, `0x7f.0.0.1` or `2130706433` are
+        // the loopback address they become, not names.
+        if self.public_only {
+            let url = url::Url::parse(&request.uri().to_string())
+                .map_err(|_| HttpClientError::new("invalid request URL"))?;
+            let literal = match url.host() {
+                Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+                Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+                _ => None,
+            };
+            if literal.is_some_and(is_non_public) {
+                return Err(HttpClientError::new(format!(
+                    "refused to connect to {host}: not a public address"
+                )));
+            }
         }
         let req = reqwest::Request::try_from(request.map(reqwest::Body::from))
             .map_err(|_| HttpClientError::new("invalid request"))?;

@@ -524,6 +524,11 @@ async fn public_only_client_refuses_names_that_resolve_to_internal_addresses() {
     for url in [
         by_name,
         format!("http://127.0.0.1:{port}/m"),
+        // Other spellings of 127.0.0.1 that URL parsing normalizes.
+        format!("http://127.1:{port}/m"),
+        format!("http://0x7f.0.0.1:{port}/m"),
+        format!("http://2130706433:{port}/m"),
+        format!("http://[::ffff:127.0.0.1]:{port}/m"),
         format!("http://[::1]:{port}/m"),
         "http://10.1.2.3:9/m".to_string(),
         "http://169.254.169.254/latest/meta-data".to_string(),
