@@ -320,7 +320,8 @@ pub struct ConnectionSpec {
     #[serde(default)]
     pub idp_metadata_file: Option<String>,
     /// SAML: where the IdP publishes its metadata (fetched by the host at
-    /// start-up with [`saml::metadata::MetadataFetcher`](crate::saml::metadata::MetadataFetcher)
+    /// start-up, for tenant-supplied URLs with
+    /// [`MetadataFetcher::for_policy`](crate::saml::metadata::MetadataFetcher::for_policy),
     /// and passed as `idp_metadata`; kept for refreshes).
     #[serde(default)]
     pub idp_metadata_url: Option<String>,

@@ -21,7 +21,7 @@ use super::SamlError;
 use super::keys::TrustedKey;
 use super::response::{PROTOCOL_NS, parse_instant};
 use super::xml::{Document, Element, Limits};
-use crate::http::HttpClient;
+use crate::http::{HttpClient, is_non_public};
 
 /// The SAML 2.0 metadata namespace.
 pub const METADATA_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
@@ -320,17 +320,13 @@ impl FetchPolicy {
     }
 }
 
-/// Whether an IP address is not a public unicast address (see
-/// [`crate::http::is_non_public`]).
-pub use crate::http::is_non_public;
-
 /// Checks a metadata URL against the policy: scheme, no credentials, and
 /// (unless allowed) a host that is not a non-public IP literal or a local
 /// name. Names that *resolve* to internal addresses can only be refused by
-/// the [`HttpClient`], which does the resolving: [`crate::Sso`]'s default
-/// client for metadata is [`ReqwestClient::public_only`](crate::http::ReqwestClient::public_only),
-/// and a host that brings its own client for tenant-supplied URLs should make
-/// it refuse non-public peers too.
+/// the [`HttpClient`], which does the resolving: [`MetadataFetcher::for_policy`]
+/// (what [`crate::Sso`] uses unless given a client) takes one that does, and
+/// a host that brings its own client for tenant-supplied URLs should make it
+/// refuse non-public peers too.
 pub fn check_metadata_url(url: &Url, policy: &FetchPolicy) -> Result<(), SamlError> {
     match url.scheme() {
         "https" => {}
@@ -396,13 +392,39 @@ impl std::fmt::Debug for MetadataFetcher {
 }
 
 impl MetadataFetcher {
-    /// A fetcher using `http` with `policy`.
+    /// A fetcher using `http` with `policy`. For tenant-supplied URLs,
+    /// `http` must refuse non-public peers itself (names are resolved there);
+    /// [`MetadataFetcher::for_policy`] picks such a client.
     pub fn new(http: Arc<dyn HttpClient>, policy: FetchPolicy) -> Self {
         Self {
             http,
             policy,
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// A fetcher on ssokit's own HTTP client for `policy`:
+    /// [`ReqwestClient::public_only`](crate::http::ReqwestClient::public_only),
+    /// which resolves names to public addresses only, unless the policy
+    /// allows private addresses. Fails only if the TLS backend cannot be set
+    /// up.
+    #[cfg(feature = "reqwest")]
+    pub fn for_policy(policy: FetchPolicy) -> Result<Self, SamlError> {
+        let http: Arc<dyn HttpClient> = if policy.allow_private_addresses {
+            Arc::new(crate::http::ReqwestClient::new())
+        } else {
+            Arc::new(
+                crate::http::ReqwestClient::public_only()
+                    .map_err(|e| SamlError::Config(e.to_string()))?,
+            )
+        };
+        Ok(Self::new(http, policy))
+    }
+
+    /// The client the fetcher sends its requests with.
+    #[cfg(test)]
+    pub(crate) fn http(&self) -> &Arc<dyn HttpClient> {
+        &self.http
     }
 
     /// The metadata at `url` (cached per the rules above). `force` asks for a
@@ -515,8 +537,39 @@ impl MetadataFetcher {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Sends `GET url` with `http`.
+    pub(crate) async fn get(http: &dyn HttpClient, url: &str) -> bool {
+        let mut req = http::Request::new(Vec::new());
+        *req.uri_mut() = url.parse().unwrap();
+        http.send(req).await.is_ok()
+    }
+
+    /// A loopback server, and a URL naming it by a name (`localhost`) that
+    /// only the resolver can tell is internal.
+    pub(crate) async fn loopback_by_name() -> (wiremock::MockServer, String) {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(wiremock::ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let url = format!("http://localhost:{}/m", server.address().port());
+        (server, url)
+    }
+
+    /// `for_policy` gives the fetcher a client that resolves names to public
+    /// addresses only, unless the policy allows private ones.
+    #[cfg(feature = "reqwest")]
+    #[tokio::test]
+    async fn for_policy_resolves_to_public_addresses_only() {
+        let (_server, url) = loopback_by_name().await;
+        let strict = MetadataFetcher::for_policy(FetchPolicy::default()).unwrap();
+        assert!(!get(strict.http().as_ref(), &url).await);
+        let local = MetadataFetcher::for_policy(FetchPolicy::insecure_allow_local()).unwrap();
+        assert!(get(local.http().as_ref(), &url).await);
+    }
 
     #[test]
     fn url_policy() {

@@ -784,6 +784,12 @@ impl SamlAdapter {
         self
     }
 
+    /// The metadata fetcher, if any.
+    #[cfg(test)]
+    pub(crate) fn metadata_fetcher(&self) -> Option<&Arc<MetadataFetcher>> {
+        self.fetcher.as_ref()
+    }
+
     /// The signing keys to use for `settings` now (`force`: refresh).
     async fn keys(
         &self,

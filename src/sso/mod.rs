@@ -227,21 +227,27 @@ impl SsoBuilder {
         adapters.insert(ProtocolFamily::Oidc, oidc.clone());
         #[cfg(feature = "saml")]
         let saml = {
+            use crate::saml::metadata::MetadataFetcher;
             let policy = self.saml_fetch_policy.unwrap_or_default();
-            let metadata_http = metadata_client(&http, host_http, &policy)?;
+            // The host's own client answers for where it connects; without
+            // one, metadata URLs (tenant-supplied) get a client that
+            // resolves names to public addresses only.
+            #[cfg(feature = "reqwest")]
+            let fetcher = if host_http {
+                MetadataFetcher::new(http.clone(), policy)
+            } else {
+                MetadataFetcher::for_policy(policy).map_err(|e| Error::new(ErrorKind::Saml(e)))?
+            };
+            #[cfg(not(feature = "reqwest"))]
+            let fetcher = MetadataFetcher::new(http.clone(), policy);
             Arc::new(
-                crate::saml::SamlAdapter::with_flow_store(flows.clone()).with_metadata_fetcher(
-                    Arc::new(crate::saml::metadata::MetadataFetcher::new(
-                        metadata_http,
-                        policy,
-                    )),
-                ),
+                crate::saml::SamlAdapter::with_flow_store(flows.clone())
+                    .with_metadata_fetcher(Arc::new(fetcher)),
             )
         };
-        let _ = host_http;
         #[cfg(feature = "saml")]
         adapters.insert(ProtocolFamily::Saml, saml.clone());
-        let _ = &http;
+        let _ = (&http, host_http);
         Ok(Sso {
             inner: Arc::new(Inner {
                 callback,
@@ -290,28 +296,6 @@ struct Inner {
     #[cfg(feature = "saml")]
     saml: Arc<crate::saml::SamlAdapter>,
     group_lookup: Option<Arc<dyn GroupLookup>>,
-}
-
-/// The HTTP client for tenant-supplied SAML metadata URLs: the host's own
-/// client if it gave one (it answers for where that connects), else one that
-/// connects only to public addresses, unless the policy allows private ones.
-#[cfg(feature = "saml")]
-fn metadata_client(
-    http: &Arc<dyn HttpClient>,
-    host_http: bool,
-    policy: &crate::saml::metadata::FetchPolicy,
-) -> Result<Arc<dyn HttpClient>, Error> {
-    if host_http || policy.allow_private_addresses {
-        return Ok(http.clone());
-    }
-    #[cfg(feature = "reqwest")]
-    {
-        crate::http::ReqwestClient::public_only()
-            .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
-            .map_err(|e| Error::new(ErrorKind::Config(e.to_string())))
-    }
-    #[cfg(not(feature = "reqwest"))]
-    Ok(http.clone())
 }
 
 /// Single sign-on for one application. Cheap to clone; share one per process.
@@ -1264,5 +1248,39 @@ impl Sso {
             return_to,
             trace_id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::StaticConnections;
+    use crate::hooks::MemoryDirectory;
+    use crate::saml::metadata::tests::{get, loopback_by_name};
+
+    fn builder() -> SsoBuilder {
+        Sso::builder(SsoConfig::new(Url::parse("https://app.example").unwrap()))
+            .connections(Arc::new(StaticConnections::new(vec![], vec![]).unwrap()))
+            .users(Arc::new(MemoryDirectory::new()))
+    }
+
+    /// The SAML metadata fetcher `Sso` builds: without a host client it
+    /// resolves names to public addresses only (unless the fetch policy
+    /// allows private ones); a host's own client is used as given.
+    #[cfg(all(feature = "saml", feature = "reqwest"))]
+    #[tokio::test]
+    async fn metadata_fetches_reach_public_addresses_only() {
+        let (_server, url) = loopback_by_name().await;
+        let fetcher_http = |sso: &Sso| sso.inner.saml.metadata_fetcher().unwrap().http().clone();
+        let strict = builder().build().unwrap();
+        assert!(!get(fetcher_http(&strict).as_ref(), &url).await);
+        let local = builder()
+            .saml_fetch_policy(crate::saml::metadata::FetchPolicy::insecure_allow_local())
+            .build()
+            .unwrap();
+        assert!(get(fetcher_http(&local).as_ref(), &url).await);
+        let own: Arc<dyn HttpClient> = Arc::new(crate::http::ReqwestClient::new());
+        let hosted = builder().http(own.clone()).build().unwrap();
+        assert!(Arc::ptr_eq(&fetcher_http(&hosted), &own));
     }
 }
